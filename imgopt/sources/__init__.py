@@ -1,0 +1,89 @@
+"""Image references and the sources that read them.
+
+References use the containers/image transport syntax::
+
+    docker-archive:PATH[:TAG]   docker save output (legacy or Docker >= 25 OCI-style)
+    oci-archive:PATH[:TAG]      a tar of an OCI image layout
+    oci:DIR[:TAG]               an OCI image layout directory
+    docker-daemon:NAME[:TAG]    an image in the local Docker engine (never pulled)
+    NAME[:TAG] or image ID      an existing path is read as an archive/layout, anything else
+                                is asked of the Docker engine
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ReferenceError_
+from ..model import Image
+from .archive import Options, host_platform, read_oci_dir, read_tar_file
+
+TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    transport: str
+    location: str  # path or image name
+    tag: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.location}" + (f":{self.tag}" if self.tag else "")
+
+
+def _split_path(rest: str) -> tuple[str, str | None]:
+    if os.path.exists(rest) or ":" not in rest:
+        return rest, None
+    path, _, tag = rest.rpartition(":")
+    if "/" in tag or not tag:
+        return rest, None
+    return path, tag
+
+
+def parse_ref(ref: str) -> ImageRef:
+    """Parse a reference string; a bare name becomes a path (if it exists) or a daemon image."""
+    if not ref or not ref.strip():
+        raise ReferenceError_("empty image reference")
+    transport, sep, rest = ref.partition(":")
+    if sep and transport in TRANSPORTS:
+        if not rest:
+            raise ReferenceError_(f"{ref!r}: nothing after '{transport}:'")
+        if transport == "docker-daemon":
+            return ImageRef(transport, rest)
+        path, tag = _split_path(rest)
+        return ImageRef(transport, path, tag)
+    if sep and transport in ("docker", "containers-storage", "dir"):
+        raise ReferenceError_(f"{ref!r}: the {transport}: transport is not supported yet "
+                              f"(use docker-archive:, oci:, oci-archive: or docker-daemon:)")
+    if os.path.isdir(ref):
+        return ImageRef("oci", ref)
+    if os.path.isfile(ref):
+        return ImageRef("docker-archive", ref)
+    return ImageRef("docker-daemon", ref)
+
+
+def load_image(ref: str | ImageRef, *, platform: str | None = None, hash_content: bool = False,
+               progress: Callable[[int], None] | None = None) -> Image:
+    """Read an image from any supported source into the model."""
+    r = parse_ref(ref) if isinstance(ref, str) else ref
+    opts = Options(ref=str(r), source=r.transport, tag=r.tag, platform=platform, hash_content=hash_content)
+    if r.transport in ("docker-archive", "oci-archive"):
+        return read_tar_file(r.location, opts, progress)
+    if r.transport == "oci":
+        return read_oci_dir(r.location, opts, progress)
+    from .daemon import read_daemon_image
+
+    return read_daemon_image(r.location, opts, progress)
+
+
+def source_size(ref: str | ImageRef) -> int | None:
+    """Bytes a source will stream, when known up front (for progress bars)."""
+    r = parse_ref(ref) if isinstance(ref, str) else ref
+    if r.transport in ("docker-archive", "oci-archive") and os.path.isfile(r.location):
+        return os.path.getsize(r.location)
+    return None
+
+
+__all__ = ["ImageRef", "parse_ref", "load_image", "source_size", "host_platform"]

@@ -1,0 +1,462 @@
+"""The one archive parser: docker-archive (legacy and Docker >= 25 OCI-style), OCI archives and
+OCI layout directories all end here.
+
+A tar archive is read in a single pass (it may be a pipe from the Docker API): every member that
+sniffs as a layer (tar, gzip, zstd — bytes decide, never names) is parsed as it streams by, small
+JSON documents are kept, and once the stream ends :func:`assemble` resolves ``manifest.json`` or
+``index.json`` into the image model. An OCI layout directory feeds the same :func:`assemble` from
+files, reading only the blobs the chosen manifest names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform as _platform
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from ..errors import (
+    CorruptArchive,
+    ImageNotFound,
+    MissingBlob,
+    PlatformNotFound,
+    UnsupportedMediaType,
+    UsageError,
+)
+from ..model import HistoryEntry, Image, ImageConfig, Layer
+from .streams import FileSource, LimitedSource, Source, decoded
+from .tar import ParsedLayer, TarReader, normalize, parse_layer
+
+log = logging.getLogger(__name__)
+
+MAX_JSON = 64 << 20
+REF_NAME = "org.opencontainers.image.ref.name"
+CONTAINERD_NAME = "io.containerd.image.name"
+
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+MANIFEST_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+}
+LAYER_TYPES = {
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+}
+DOCKER_ARCHIVE_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """A parsed layer blob and what it looked like on disk."""
+
+    layer: ParsedLayer
+    stored_size: int
+    compression: str  # "none", "gzip", "zstd"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    ref: str
+    source: str
+    tag: str | None = None
+    platform: str | None = None
+    hash_content: bool = False
+
+
+class BlobStore:
+    """Access to JSON documents and parsed layers by archive-relative name."""
+
+    def json(self, name: str) -> bytes | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def layer(self, name: str) -> Blob | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def has(self, name: str) -> bool:
+        return self.json(name) is not None
+
+
+@dataclass
+class StreamedStore(BlobStore):
+    """What one pass over a tar archive collected."""
+
+    docs: dict[str, bytes] = field(default_factory=dict)
+    layers: dict[str, Blob] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+
+    def _resolve(self, name: str) -> str:
+        seen = 0
+        while name in self.links and seen < 40:
+            name = self.links[name]
+            seen += 1
+        return name
+
+    def json(self, name: str) -> bytes | None:
+        return self.docs.get(self._resolve(name))
+
+    def layer(self, name: str) -> Blob | None:
+        return self.layers.get(self._resolve(name))
+
+
+class DirectoryStore(BlobStore):
+    """An OCI image layout directory; layers are parsed on demand."""
+
+    def __init__(self, root: str, hash_content: bool, progress: Callable[[int], None] | None) -> None:
+        self.root = root
+        self._hash = hash_content
+        self._progress = progress
+
+    def _path(self, name: str) -> str:
+        clean = normalize(name, self.root)
+        return os.path.join(self.root, *clean.split("/"))
+
+    def json(self, name: str) -> bytes | None:
+        path = self._path(name)
+        try:
+            with open(path, "rb") as f:
+                return f.read(MAX_JSON)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
+
+    def layer(self, name: str) -> Blob | None:
+        path = self._path(name)
+        try:
+            f = open(path, "rb", buffering=1 << 16)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            return _parse_blob(FileSource(f, size, self._progress), size, name, self._hash)
+
+
+def _parse_blob(src: Source, stored_size: int, name: str, hash_content: bool) -> Blob:
+    head = src.read(512)
+    kind, stream = decoded(head, src, name)
+    if kind not in ("tar", "gzip", "zstd"):
+        raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
+    layer = parse_layer(stream, name, hash_content=hash_content)
+    return Blob(layer, stored_size, "none" if kind == "tar" else kind)
+
+
+def _is_doc_name(name: str) -> bool:
+    return name.endswith(".json") or name in ("oci-layout", "repositories")
+
+
+def read_tar_archive(src: Source, opts: Options) -> Image:
+    """Read a docker-archive or oci-archive tar stream in one pass and assemble the image."""
+    store = StreamedStore()
+    outer = TarReader(src, opts.ref)
+    while (h := outer.next()) is not None:
+        name = normalize(h.name, opts.ref)
+        if h.typeflag == b"2":
+            store.links[name] = normalize(posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)),
+                                          opts.ref)
+            continue
+        if h.kind != "file" or h.size == 0:
+            continue
+        data: LimitedSource = outer.data()
+        if _is_doc_name(name):
+            if h.size > MAX_JSON:
+                raise CorruptArchive(f"{name} is implausibly large ({h.size} bytes)")
+            store.docs[name] = data.read(h.size)
+            continue
+        head = data.read(512)
+        kind, stream = decoded(head, data, name)
+        if kind in ("tar", "gzip", "zstd"):
+            # whatever follows the tar end marker inside the blob is skipped by the next next()
+            layer = parse_layer(stream, name, hash_content=opts.hash_content)
+            store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind)
+        elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
+            store.docs[name] = head + data.read(h.size - len(head))
+    return assemble(store, opts)
+
+
+def read_tar_file(path: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:
+    try:
+        f: BinaryIO = open(path, "rb", buffering=1 << 16)
+    except FileNotFoundError as e:
+        raise ImageNotFound(f"no such archive: {path}") from e
+    except IsADirectoryError as e:
+        raise ImageNotFound(f"{path} is a directory, not an archive (for an OCI layout use oci:{path})") from e
+    except OSError as e:
+        raise ImageNotFound(f"cannot open {path}: {e.strerror}") from e
+    with f:
+        return read_tar_archive(FileSource(f, None, progress), opts)
+
+
+def read_oci_dir(path: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:
+    if not os.path.isdir(path):
+        raise ImageNotFound(f"no such OCI layout directory: {path}")
+    store = DirectoryStore(path, opts.hash_content, progress)
+    if not store.has("index.json"):
+        raise CorruptArchive(f"{path} is not an OCI image layout (no index.json)")
+    return assemble(store, opts)
+
+
+# --------------------------------------------------------------------------------------------
+# assembly: manifest.json / index.json -> Image
+
+
+def _load(store: BlobStore, name: str, what: str) -> Any:
+    raw = store.json(name)
+    if raw is None:
+        raise MissingBlob(f"{what} {name} is missing from the archive")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptArchive(f"{what} {name} is not valid JSON ({e})") from e
+
+
+def _blob_name(digest: str) -> str:
+    alg, sep, hexpart = digest.partition(":")
+    if not sep or not alg or not hexpart or "/" in hexpart or "/" in alg:
+        raise CorruptArchive(f"bad digest {digest!r}")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def host_platform() -> str:
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x", "i686": "386"}.get(machine, machine)
+    return f"linux/{arch}"
+
+
+def _platform_str(p: dict[str, Any]) -> str:
+    s = f"{p.get('os', '?')}/{p.get('architecture', '?')}"
+    return f"{s}/{p['variant']}" if p.get("variant") else s
+
+
+def _platform_matches(have: str, want: str) -> bool:
+    h, w = have.split("/"), want.split("/")
+    if len(w) == 2:
+        return h[:2] == w  # no variant asked: any variant matches
+    return h == w or (w[1] == "arm64" and w[2] == "v8" and h == w[:2])
+
+
+def _select_from_index(store: BlobStore, index: dict[str, Any], opts: Options, depth: int = 0
+                       ) -> tuple[dict[str, Any], str | None]:
+    """Pick one image manifest out of an index (recursing into nested indexes)."""
+    if depth > 4:
+        raise CorruptArchive("image indexes nest too deeply")
+    descs = [d for d in index.get("manifests") or [] if isinstance(d, dict)]
+    if not descs:
+        raise CorruptArchive("image index lists no manifests")
+    if opts.tag is not None and depth == 0:
+        tagged = [d for d in descs if _tag_matches(d.get("annotations") or {}, opts.tag)]
+        if not tagged:
+            tags = sorted({t for d in descs for t in _tags_of(d.get("annotations") or {})})
+            raise ImageNotFound(f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})")
+        descs = tagged
+    # attestation manifests (BuildKit provenance) are not images
+    descs = [d for d in descs
+             if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"]
+    with_platform = [d for d in descs if isinstance(d.get("platform"), dict)]
+    if len(descs) > 1 or (opts.platform and with_platform):
+        want = opts.platform or host_platform()
+        matching = [d for d in with_platform if _platform_matches(_platform_str(d["platform"]), want)]
+        if not matching:
+            if len(descs) == 1 and not with_platform:
+                matching = descs
+            else:
+                raise PlatformNotFound(want, sorted({_platform_str(d["platform"]) for d in with_platform}))
+        descs = matching
+    desc = descs[0]
+    media = desc.get("mediaType", "")
+    digest = desc.get("digest")
+    if not isinstance(digest, str):
+        raise CorruptArchive("an index entry has no digest")
+    doc = _load(store, _blob_name(digest), "manifest")
+    media = doc.get("mediaType", media) if isinstance(doc, dict) else media
+    if media in INDEX_TYPES or (isinstance(doc, dict) and "manifests" in doc and "layers" not in doc):
+        return _select_from_index(store, doc, opts, depth + 1)
+    if media and media not in MANIFEST_TYPES:
+        raise UnsupportedMediaType(f"unsupported manifest media type {media}")
+    return doc, digest
+
+
+def _tags_of(annotations: dict[str, str]) -> list[str]:
+    out = []
+    if REF_NAME in annotations:
+        out.append(annotations[REF_NAME])
+    if CONTAINERD_NAME in annotations:
+        out.append(annotations[CONTAINERD_NAME])
+    return out
+
+
+def _tag_matches(annotations: dict[str, str], tag: str) -> bool:
+    for t in _tags_of(annotations):
+        if t == tag or t.endswith(":" + tag) or t.rsplit("/", 1)[-1] == tag:
+            return True
+    return False
+
+
+def assemble(store: BlobStore, opts: Options) -> Image:
+    if store.has("manifest.json"):
+        return _assemble_docker(store, opts)
+    if store.has("index.json"):
+        return _assemble_oci(store, opts)
+    raise CorruptArchive(f"{opts.ref} is not an image archive (neither manifest.json nor index.json found)")
+
+
+def _assemble_docker(store: BlobStore, opts: Options) -> Image:
+    manifest = _load(store, "manifest.json", "manifest")
+    if not isinstance(manifest, list) or not manifest:
+        raise CorruptArchive("manifest.json lists no images")
+    entries = [m for m in manifest if isinstance(m, dict)]
+    if opts.tag is not None:
+        chosen = [m for m in entries if any(t == opts.tag or t.endswith(":" + opts.tag) or t.split(":")[0] == opts.tag
+                                            for t in m.get("RepoTags") or [])]
+        if not chosen:
+            tags = sorted(t for m in entries for t in m.get("RepoTags") or [])
+            raise ImageNotFound(f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})")
+        entry = chosen[0]
+    else:
+        if len(entries) > 1:
+            tags = sorted(t for m in entries for t in m.get("RepoTags") or [])
+            raise UsageError(f"{opts.ref} holds {len(entries)} images; name one with :TAG ({', '.join(tags)})")
+        entry = entries[0]
+    config_name = entry.get("Config")
+    layer_names = entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layer_names, list):
+        raise CorruptArchive("manifest.json entry lacks Config or Layers")
+    raw_config = store.json(config_name)
+    if raw_config is None:
+        raise MissingBlob(f"image config {config_name} is missing from the archive")
+    # Docker >= 25 archives also carry an OCI index: take media types and digests from it
+    descriptors: list[dict[str, Any]] = []
+    manifest_digest = None
+    if store.has("index.json"):
+        try:
+            doc, manifest_digest = _select_from_index(store, _load(store, "index.json", "index"),
+                                                      Options(opts.ref, opts.source, None, opts.platform))
+            descriptors = [d for d in doc.get("layers") or [] if isinstance(d, dict)]
+        except (CorruptArchive, ImageNotFound, PlatformNotFound, UnsupportedMediaType) as e:
+            log.debug("ignoring the OCI index of a docker archive: %s", e)
+    if len(descriptors) != len(layer_names):
+        descriptors = []
+    layers = []
+    for i, name in enumerate(layer_names):
+        blob = store.layer(name)
+        if blob is None:
+            raise MissingBlob(f"layer {name} named by manifest.json is missing from the archive")
+        desc = descriptors[i] if descriptors else {}
+        digest = desc.get("digest")
+        if digest is None and name.startswith("blobs/"):
+            digest = name[len("blobs/"):].replace("/", ":", 1)
+        layers.append((blob, desc.get("mediaType", DOCKER_ARCHIVE_LAYER), digest))
+    return _build_image(raw_config, layers, opts, tuple(entry.get("RepoTags") or ()), manifest_digest)
+
+
+def _assemble_oci(store: BlobStore, opts: Options) -> Image:
+    index = _load(store, "index.json", "index")
+    if not isinstance(index, dict):
+        raise CorruptArchive("index.json is not an object")
+    manifest, manifest_digest = _select_from_index(store, index, opts)
+    config_desc = manifest.get("config")
+    if not isinstance(config_desc, dict) or not isinstance(config_desc.get("digest"), str):
+        raise CorruptArchive("manifest has no config descriptor")
+    raw_config = store.json(_blob_name(config_desc["digest"]))
+    if raw_config is None:
+        raise MissingBlob(f"image config {config_desc['digest']} is missing from the archive")
+    layers = []
+    for desc in manifest.get("layers") or []:
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise CorruptArchive("manifest has a layer without a digest")
+        media = str(desc.get("mediaType", ""))
+        if media not in LAYER_TYPES:
+            raise UnsupportedMediaType(f"layer {desc['digest']} has unsupported media type {media!r}")
+        blob = store.layer(_blob_name(desc["digest"]))
+        if blob is None:
+            raise MissingBlob(f"layer blob {desc['digest']} named by the manifest is missing")
+        layers.append((blob, media, desc["digest"]))
+    tags = tuple(t for t in _tags_of(index.get("annotations") or {}))
+    return _build_image(raw_config, layers, opts, tags, manifest_digest)
+
+
+def _strs(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return None
+
+
+def _build_image(raw_config: bytes, layers: list[tuple[Blob, str, str | None]], opts: Options,
+                 repo_tags: tuple[str, ...], manifest_digest: str | None) -> Image:
+    try:
+        cfg = json.loads(raw_config)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptArchive(f"image config is not valid JSON ({e})") from e
+    if not isinstance(cfg, dict):
+        raise CorruptArchive("image config is not a JSON object")
+    image_id = "sha256:" + hashlib.sha256(raw_config).hexdigest()
+    os_, arch, variant = str(cfg.get("os", "")), str(cfg.get("architecture", "")), cfg.get("variant")
+    if opts.platform is not None:
+        have = f"{os_}/{arch}" + (f"/{variant}" if variant else "")
+        if not _platform_matches(have, opts.platform):
+            raise PlatformNotFound(opts.platform, [have])
+    rc = cfg.get("config") or {}
+    config = ImageConfig(
+        entrypoint=_strs(rc.get("Entrypoint")),
+        cmd=_strs(rc.get("Cmd")),
+        user=str(rc.get("User") or ""),
+        env=_strs(rc.get("Env")) or (),
+        workdir=str(rc.get("WorkingDir") or ""),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (rc.get("Labels") or {}).items())),
+        exposed_ports=tuple(sorted(rc.get("ExposedPorts") or {})),
+    )
+    history = tuple(
+        HistoryEntry(
+            created_by=str(h.get("created_by", "")),
+            created=h.get("created"),
+            comment=h.get("comment"),
+            empty_layer=bool(h.get("empty_layer", False)),
+        )
+        for h in cfg.get("history") or []
+        if isinstance(h, dict)
+    )
+    diff_ids = (cfg.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        raise CorruptArchive(f"config lists {len(diff_ids)} diff_ids but the manifest {len(layers)} layers")
+    # history entries with content map to layers in order (as docker history and dive do)
+    layer_history = iter([h for h in history if not h.empty_layer])
+    out = []
+    for i, (blob, media, digest) in enumerate(layers):
+        out.append(Layer(
+            index=i,
+            diff_id=str(diff_ids[i]),
+            digest=digest,
+            media_type=media,
+            size=blob.layer.size,
+            tar_size=blob.layer.tar_size,
+            compressed_size=blob.stored_size if blob.compression != "none" else None,
+            entries=blob.layer.entries,
+            history=next(layer_history, None),
+        ))
+    return Image(
+        ref=opts.ref, source=opts.source, id=image_id, os=os_, architecture=arch,
+        variant=variant if isinstance(variant, str) else None, created=cfg.get("created"),
+        repo_tags=repo_tags, config=config, history=history, layers=tuple(out),
+        manifest_digest=manifest_digest, hashed=opts.hash_content,
+    )

@@ -1,0 +1,294 @@
+"""Byte sources the one tar parser reads: a seekable file window, an iterator of chunks, and
+gzip/zstd decoders sniffed from magic bytes. Each supports ``read(n)`` and ``skip(n)``; a
+seekable source skips by seeking, so file contents that nobody asked for are never read."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO, Protocol
+
+from ..errors import CorruptArchive
+
+CHUNK = 1 << 20
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class Source(Protocol):
+    """What the tar parser needs from a byte stream."""
+
+    def read(self, n: int) -> bytes: ...  # up to n bytes; fewer only at the end
+
+    def skip(self, n: int) -> int: ...  # returns bytes actually skipped
+
+
+class FileSource:
+    """A (seekable) binary file, optionally limited to ``length`` bytes from its current position."""
+
+    def __init__(self, f: BinaryIO, length: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._f = f
+        self._left = length
+        self._progress = progress
+        try:
+            f.seek(0, 1)
+            self._seekable = True
+        except (OSError, AttributeError, ValueError):
+            self._seekable = False
+
+    def read(self, n: int) -> bytes:
+        if self._left is not None:
+            n = min(n, self._left)
+        data = self._f.read(n) if n > 0 else b""
+        if self._left is not None:
+            self._left -= len(data)
+        if self._progress is not None and data:
+            self._progress(len(data))
+        return data
+
+    def skip(self, n: int) -> int:
+        if self._left is not None:
+            n = min(n, self._left)
+        if n <= 0:
+            return 0
+        if self._seekable:
+            self._f.seek(n, 1)
+            if self._left is not None:
+                self._left -= n
+            if self._progress is not None:
+                self._progress(n)
+            return n
+        return _skip_by_reading(self, n)
+
+
+class IterSource:
+    """A non-seekable source over an iterator of byte chunks (e.g. the Docker API's image stream)."""
+
+    def __init__(self, chunks: Iterable[bytes], progress: Callable[[int], None] | None = None) -> None:
+        self._it: Iterator[bytes] = iter(chunks)
+        self._buf = b""
+        self._pos = 0
+        self._progress = progress
+
+    def read(self, n: int) -> bytes:
+        out: list[bytes] = []
+        want = n
+        while want > 0:
+            if self._pos >= len(self._buf):
+                try:
+                    self._buf = next(self._it)
+                except StopIteration:
+                    break
+                self._pos = 0
+                if self._progress is not None:
+                    self._progress(len(self._buf))
+                continue
+            piece = self._buf[self._pos:self._pos + want]
+            self._pos += len(piece)
+            want -= len(piece)
+            out.append(piece)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def skip(self, n: int) -> int:
+        return _skip_by_reading(self, n)
+
+
+class LimitedSource:
+    """At most ``length`` bytes of another source (one tar member's data)."""
+
+    def __init__(self, src: Source, length: int) -> None:
+        self._src = src
+        self.left = length
+
+    def read(self, n: int) -> bytes:
+        n = min(n, self.left)
+        if n <= 0:
+            return b""
+        data = self._src.read(n)
+        self.left -= len(data)
+        if len(data) < n:
+            raise CorruptArchive("archive is truncated: a member's data ends early")
+        return data
+
+    def skip(self, n: int) -> int:
+        n = min(n, self.left)
+        if n <= 0:
+            return 0
+        got = self._src.skip(n)
+        self.left -= got
+        if got < n:
+            raise CorruptArchive("archive is truncated: a member's data ends early")
+        return got
+
+
+class PrefixedSource:
+    """Bytes already read (for sniffing) followed by the rest of a source."""
+
+    def __init__(self, head: bytes, rest: Source) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int) -> bytes:
+        if not self._head:
+            return self._rest.read(n)
+        if n <= len(self._head):
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        out = self._head
+        self._head = b""
+        return out + self._rest.read(n - len(out))
+
+    def skip(self, n: int) -> int:
+        if n <= len(self._head):
+            self._head = self._head[n:]
+            return n
+        done = len(self._head)
+        self._head = b""
+        return done + self._rest.skip(n - done)
+
+
+class _Decompressing:
+    """Common buffering for decoders; subclasses implement ``_more() -> bytes | None``."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self.out_bytes = 0
+
+    def _more(self) -> bytes | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        want = n
+        while want > 0:
+            if self._pos >= len(self._buf):
+                more = self._more()
+                if more is None:
+                    break
+                self._buf, self._pos = more, 0
+                continue
+            piece = self._buf[self._pos:self._pos + want]
+            self._pos += len(piece)
+            want -= len(piece)
+            parts.append(piece)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.out_bytes += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        return _skip_by_reading(self, n)
+
+
+class GzipSource(_Decompressing):
+    """A gzip stream (possibly multi-member) decoded incrementally."""
+
+    def __init__(self, src: Source, what: str) -> None:
+        super().__init__()
+        self._src = src
+        self._what = what
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._done = False
+
+    def _more(self) -> bytes | None:
+        while not self._done:
+            if self._d.unconsumed_tail:
+                chunk = self._d.unconsumed_tail
+            else:
+                chunk = self._src.read(CHUNK)
+                if not chunk:
+                    if not self._d.eof:
+                        raise CorruptArchive(f"{self._what}: gzip stream is truncated")
+                    self._done = True
+                    break
+            try:
+                out = self._d.decompress(chunk, CHUNK)
+            except zlib.error as e:
+                raise CorruptArchive(f"{self._what}: bad gzip stream ({e})") from e
+            if self._d.eof:
+                rest = self._d.unused_data
+                if rest.strip(b"\0"):
+                    # another gzip member follows
+                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._src = PrefixedSource(rest, self._src)
+                else:
+                    self._done = _drain(self._src)
+            if out:
+                return out
+        return None
+
+
+class ZstdSource(_Decompressing):
+    """A zstd stream decoded incrementally (all frames)."""
+
+    def __init__(self, src: Source, what: str) -> None:
+        super().__init__()
+        import zstandard
+
+        self._what = what
+        self._zerr = zstandard.ZstdError
+
+        class _Raw:
+            def read(self, n: int = -1) -> bytes:
+                return src.read(n if n > 0 else CHUNK)
+
+        self._reader = zstandard.ZstdDecompressor().stream_reader(_Raw(), read_across_frames=True)
+
+    def _more(self) -> bytes | None:
+        try:
+            out: bytes = self._reader.read(CHUNK)
+        except self._zerr as e:
+            raise CorruptArchive(f"{self._what}: bad zstd stream ({e})") from e
+        return out or None
+
+
+def _drain(src: Source) -> bool:
+    while src.read(CHUNK):
+        pass
+    return True
+
+
+def _skip_by_reading(src: Source, n: int) -> int:
+    done = 0
+    while done < n:
+        got = len(src.read(min(CHUNK, n - done)))
+        if not got:
+            break
+        done += got
+    return done
+
+
+def sniff(head: bytes) -> str:
+    """What a blob is, from its first bytes: ``gzip``, ``zstd``, ``tar``, ``json`` or ``unknown``."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if len(head) >= 512 and (head[257:262] == b"ustar" or _tar_checksum_ok(head[:512])):
+        return "tar"
+    if len(head) >= 512 and not head[:512].strip(b"\0"):
+        return "tar"  # an empty tar: only end-of-archive blocks
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    return "unknown"
+
+
+def _tar_checksum_ok(block: bytes) -> bool:
+    try:
+        want = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    return want == sum(block) - sum(block[148:156]) + 256
+
+
+def decoded(head: bytes, src: Source, what: str) -> tuple[str, Source]:
+    """Wrap a source whose first bytes are ``head`` (already read) in the right decoder."""
+    kind = sniff(head)
+    rest = PrefixedSource(head, src)
+    if kind == "gzip":
+        return "gzip", GzipSource(rest, what)
+    if kind == "zstd":
+        return "zstd", ZstdSource(rest, what)
+    return kind, rest

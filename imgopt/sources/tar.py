@@ -1,0 +1,256 @@
+"""The one tar reader: a small, strict ustar/GNU/PAX header parser over a :class:`Source`.
+
+It exists (instead of :mod:`tarfile`) because analysis only needs headers: on a seekable source
+file contents are skipped with a seek, and a header costs a few microseconds. Every malformed
+block (bad checksum, bad number, short read) raises :class:`CorruptArchive`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+
+from ..errors import CorruptArchive, UnsafePath
+from ..model import (
+    DIR,
+    FILE,
+    HARDLINK,
+    OPAQUE,
+    OPAQUE_MARKER,
+    OTHER,
+    SYMLINK,
+    WHITEOUT,
+    WHITEOUT_PREFIX,
+    FileEntry,
+)
+from .streams import LimitedSource, Source
+
+BLOCK = 512
+_ZERO = bytes(BLOCK)
+_HEADER_ONLY = (b"1", b"2", b"3", b"4", b"5", b"6")
+_KINDS = {
+    b"0": FILE, b"\0": FILE, b"7": FILE,
+    b"5": DIR, b"2": SYMLINK, b"1": HARDLINK,
+    b"3": OTHER, b"4": OTHER, b"6": OTHER,
+}
+
+
+class TarHeader:
+    __slots__ = ("name", "kind", "size", "mode", "uid", "gid", "mtime", "linkname", "typeflag")
+
+    def __init__(self, name: str, kind: str, size: int, mode: int, uid: int, gid: int, mtime: int,
+                 linkname: str, typeflag: bytes) -> None:
+        self.name = name
+        self.kind = kind
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime = mtime
+        self.linkname = linkname
+        self.typeflag = typeflag
+
+
+def _num(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:  # GNU base-256
+        n = int.from_bytes(field[1:], "big")
+        return -n if field[0] & 0x40 else n
+    s = field.split(b"\0", 1)[0].strip()
+    if not s:
+        return 0
+    try:
+        return int(s, 8)
+    except ValueError as e:
+        raise CorruptArchive(f"{what}: bad number {s!r} in a tar header") from e
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _parse_pax(data: bytes, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        sp = data.find(b" ", pos)
+        if sp < 0:
+            break
+        try:
+            length = int(data[pos:sp])
+        except ValueError as e:
+            raise CorruptArchive(f"{what}: bad PAX header") from e
+        if length <= 0:
+            raise CorruptArchive(f"{what}: bad PAX header")
+        record = data[sp + 1:pos + length - 1]
+        key, _, value = record.partition(b"=")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+class TarReader:
+    """Iterates headers; the current member's data is readable through :meth:`data` until ``next()``."""
+
+    def __init__(self, src: Source, what: str) -> None:
+        self._src = src
+        self._what = what
+        self._member: LimitedSource | None = None
+        self._pad = 0
+        self.offset = 0  # bytes of the tar stream consumed so far
+
+    def _read_block(self) -> bytes:
+        buf = self._src.read(BLOCK)
+        self.offset += len(buf)
+        return buf
+
+    def _finish_member(self) -> None:
+        m = self._member
+        if m is not None:
+            left = m.left
+            if left:
+                m.skip(left)
+                self.offset += left
+            if self._pad:
+                got = self._src.skip(self._pad)
+                self.offset += got
+            self._member = None
+
+    def data(self) -> LimitedSource:
+        if self._member is None:
+            raise RuntimeError("no current member")
+        return self._member
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._src.read(n)
+        self.offset += len(data)
+        if len(data) < n:
+            raise CorruptArchive(f"{self._what}: tar is truncated")
+        pad = -n % BLOCK
+        if pad:
+            self.offset += self._src.skip(pad)
+        return data
+
+    def next(self) -> TarHeader | None:
+        self._finish_member()
+        pax: dict[str, str] = {}
+        longname: str | None = None
+        longlink: str | None = None
+        while True:
+            buf = self._read_block()
+            if not buf:
+                return None  # no end-of-archive marker; accepted as Go's archive/tar does
+            if len(buf) < BLOCK:
+                raise CorruptArchive(f"{self._what}: tar is truncated (partial header)")
+            if buf == _ZERO:
+                return None
+            chk = buf[148:156]
+            want = _num(chk, self._what)
+            if want != sum(buf) - sum(chk) + 256:
+                raise CorruptArchive(f"{self._what}: tar header checksum mismatch at byte {self.offset - BLOCK}")
+            typeflag = buf[156:157]
+            size = _num(buf[124:136], self._what)
+            if size < 0:
+                raise CorruptArchive(f"{self._what}: negative size in a tar header")
+            if typeflag in (b"x", b"g", b"L", b"K"):
+                payload = self._read_exact(size)
+                if typeflag == b"x":
+                    pax.update(_parse_pax(payload, self._what))
+                elif typeflag == b"L":
+                    longname = _text(payload)
+                elif typeflag == b"K":
+                    longlink = _text(payload)
+                continue
+            name = _text(buf[0:100])
+            if buf[257:263] == b"ustar\x00":  # POSIX: prefix field
+                prefix = _text(buf[345:500])
+                if prefix:
+                    name = prefix + "/" + name
+            linkname = _text(buf[157:257])
+            if longname is not None:
+                name = longname
+            if longlink is not None:
+                linkname = longlink
+            mode = _num(buf[100:108], self._what)
+            uid = _num(buf[108:116], self._what)
+            gid = _num(buf[116:124], self._what)
+            mtime = _num(buf[136:148], self._what)
+            if pax:
+                name = pax.get("path", name)
+                linkname = pax.get("linkpath", linkname)
+                try:
+                    size = int(pax.get("size", size))
+                    uid = int(pax.get("uid", uid))
+                    gid = int(pax.get("gid", gid))
+                    mtime = int(float(pax.get("mtime", mtime)))
+                except ValueError as e:
+                    raise CorruptArchive(f"{self._what}: bad PAX header value") from e
+            kind = _KINDS.get(typeflag, OTHER)
+            if typeflag == b"\0" and name.endswith("/"):
+                kind = DIR  # pre-POSIX tars mark directories by a trailing slash
+            # header-only types carry no data whatever their size field says (as Go's archive/tar)
+            data_size = 0 if typeflag in _HEADER_ONLY else size
+            self._member = LimitedSource(self._src, data_size)
+            self._pad = -data_size % BLOCK
+            return TarHeader(name, kind, size, mode, uid, gid, mtime, linkname, typeflag)
+
+
+def normalize(name: str, what: str) -> str:
+    """A tar member name as a clean relative path ('' for the root); unsafe names raise."""
+    if name.startswith("/"):
+        raise UnsafePath(f"{what}: absolute path {name!r} in a layer")
+    if name.startswith("./"):
+        name = name[2:]
+    name = name.rstrip("/")
+    if "//" in name or "/./" in name or name.startswith("./") or ".." in name or name == ".":
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise UnsafePath(f"{what}: path {name!r} escapes the root with '..'")
+        name = "/".join(parts)
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLayer:
+    entries: tuple[FileEntry, ...]
+    size: int  # sum of entry sizes (file content)
+    tar_size: int  # uncompressed tar stream bytes
+
+
+def parse_layer(src: Source, what: str, *, hash_content: bool = False) -> ParsedLayer:
+    """Read a whole layer tar stream into entries, in tar order."""
+    reader = TarReader(src, what)
+    entries: list[FileEntry] = []
+    append = entries.append
+    total = 0
+    while (h := reader.next()) is not None:
+        path = normalize(h.name, what)
+        kind = h.kind
+        base = path.rpartition("/")[2]
+        if base.startswith(WHITEOUT_PREFIX):
+            parent = path[: len(path) - len(base) - 1] if "/" in path else ""
+            if base == OPAQUE_MARKER:
+                kind, path = OPAQUE, parent
+            elif base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+                continue  # other AUFS metadata (.wh..wh.plnk, ...): not part of the filesystem
+            else:
+                kind = WHITEOUT
+                path = posixpath.join(parent, base[len(WHITEOUT_PREFIX):]) if parent else base[4:]
+        elif not path:
+            continue  # the root directory itself
+        linkname = h.linkname or None
+        if kind == HARDLINK and linkname is not None:
+            linkname = normalize(linkname, what)
+        digest = None
+        if hash_content and kind == FILE:
+            digest = _sha256(reader.data())
+        total += h.size
+        append(FileEntry(path, kind, h.size, h.mode & 0o7777, h.uid, h.gid, h.mtime, linkname, digest))
+    return ParsedLayer(tuple(entries), total, reader.offset)
+
+
+def _sha256(src: LimitedSource) -> str:
+    h = hashlib.sha256()
+    while chunk := src.read(1 << 20):
+        h.update(chunk)
+    return "sha256:" + h.hexdigest()

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ReferenceError_
+from ..errors import ImageNotFound, ReferenceError_
 from ..model import Image
 from .archive import Options, host_platform, read_oci_dir, read_tar_file
 
@@ -61,6 +61,8 @@ def parse_ref(ref: str) -> ImageRef:
         return ImageRef("oci", ref)
     if os.path.isfile(ref):
         return ImageRef("docker-archive", ref)
+    if ref.startswith(("/", "./", "../", "~")) or ref.endswith((".tar", ".tar.gz", ".tgz", ".oci")):
+        raise ImageNotFound(f"no such file or directory: {ref}")
     return ImageRef("docker-daemon", ref)
 
 

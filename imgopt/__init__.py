@@ -1,0 +1,42 @@
+"""imgopt: exact, fast container image size analysis.
+
+>>> import imgopt
+>>> a = imgopt.analyze("docker-archive:fixtures/images/waste-docker.tar")   # doctest: +SKIP
+>>> a.reclaimable_bytes, a.dive.efficiency                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import analyze, load
+from .errors import (
+    CorruptArchive,
+    DaemonError,
+    DockerfileError,
+    ImageNotFound,
+    ImgoptError,
+    InputError,
+    MissingBlob,
+    PlatformNotFound,
+    UnsafePath,
+    UnsupportedMediaType,
+    UsageError,
+)
+
+__all__ = [
+    "__version__",
+    "analyze",
+    "load",
+    "ImgoptError",
+    "UsageError",
+    "InputError",
+    "ImageNotFound",
+    "PlatformNotFound",
+    "CorruptArchive",
+    "MissingBlob",
+    "UnsafePath",
+    "UnsupportedMediaType",
+    "DaemonError",
+    "DockerfileError",
+]

@@ -1,0 +1,197 @@
+"""Command line: ``main(argv) -> int`` is the only place that prints or exits.
+
+Exit codes: 0 success / CI pass, 1 a CI rule failed, 2 usage error, 3 input or source error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from . import __version__
+from .errors import ImgoptError, UsageError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+
+CI_FLAGS = (
+    ("lowest_efficiency", "lowestEfficiency", "fail below this dive efficiency ratio (0-1; default 0.9)"),
+    ("highest_wasted_bytes", "highestWastedBytes", "fail above this many dive wasted bytes (e.g. 20MB; default disabled)"),
+    ("highest_user_wasted_percent", "highestUserWastedPercent",
+     "fail above this dive user-wasted ratio (0-1; default 0.1)"),
+    ("max_size", "maxSize", "fail when the image (uncompressed) is larger (e.g. 500MB)"),
+    ("max_reclaimable", "maxReclaimable", "fail when the exact reclaimable bytes exceed this (e.g. 10MiB)"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="imgopt", description="Exact, fast container image size analysis.")
+    p.add_argument("--version", action="version", version=f"imgopt {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    a = sub.add_parser("analyze", help="analyze an image: layers, files, exact waste, dive metrics",
+                       description="Analyze an image. REF: docker-archive:PATH[:TAG], oci:DIR[:TAG], "
+                                   "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], or a bare path/name/ID.")
+    a.add_argument("ref", metavar="REF")
+    a.add_argument("--format", choices=("text", "json"), default="text")
+    a.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    a.add_argument("--top", type=int, default=20, metavar="N", help="rows in the top-N lists (default 20)")
+    a.add_argument("--dockerfile", metavar="F", help="map each layer to the instruction of F that produced it")
+    a.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="pick this platform from a multi-platform index")
+    a.add_argument("--hash", action="store_true", help="hash file contents: find duplicates, prove metadata-only rewrites")
+    a.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
+    a.add_argument("--ci-config", metavar="FILE", default=None,
+                   help="dive-style rules file (default: .dive-ci in the current directory, if present)")
+    for dest, _, text in CI_FLAGS:
+        a.add_argument("--" + dest.replace("_", "-"), dest=dest, metavar="VALUE", help=text)
+    a.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
+    return p
+
+
+class _Progress:
+    """A one-line progress indicator on a terminal's stderr."""
+
+    def __init__(self, stream: TextIO, total: int | None) -> None:
+        self.stream = stream
+        self.total = total
+        self.done = 0
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        from .report.text import human
+
+        if self.total:
+            msg = f"reading {human(self.done)} / {human(self.total)} ({100 * self.done / self.total:.0f}%)"
+        else:
+            msg = f"reading {human(self.done)}"
+        self.stream.write("\r" + msg.ljust(60))
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _ci_config(args: argparse.Namespace) -> dict[str, str]:
+    from .analysis.ci import load_dive_ci, validate
+
+    cfg: dict[str, str] = {}
+    path = args.ci_config
+    if path is None and os.path.isfile(".dive-ci"):
+        path = ".dive-ci"
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                cfg.update(load_dive_ci(f.read()))
+        except OSError as e:
+            raise UsageError(f"cannot read CI config {path}: {e.strerror}") from e
+    for dest, key, _ in CI_FLAGS:
+        value = getattr(args, dest)
+        if value is not None:
+            cfg[key] = value
+    validate(cfg)
+    return cfg
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".imgopt-", dir=directory)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .api import analyze
+    from .sources import source_size
+
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    ci_cfg = _ci_config(args) if args.ci else None
+    progress: Callable[[int], None] | None = None
+    bar = None
+    if not args.no_progress and stderr.isatty():
+        bar = _Progress(stderr, source_size(args.ref))
+        progress = bar
+    try:
+        result = analyze(args.ref, top=args.top, dockerfile=args.dockerfile, platform=args.platform,
+                         hash_content=args.hash, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    rules = None
+    if ci_cfg is not None:
+        from .analysis.ci import evaluate
+
+        rules = evaluate(result, ci_cfg)
+    if args.format == "json":
+        from .report.jsonfmt import analysis_to_dict, dumps
+
+        text = dumps(analysis_to_dict(result, rules))
+    else:
+        from .report.text import render_text
+
+        text = render_text(result, rules)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        stdout.write(text)
+    if rules is not None and any(r.status == "fail" for r in rules):
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        if args.command is None:
+            build_parser().print_help(out)
+            return EXIT_USAGE
+        return _analyze(args, out, err)
+    except ImgoptError as e:
+        err.write(f"imgopt: error: {e}\n")
+        return e.exit_code
+    except SystemExit as e:  # --help / --version
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        err.write("imgopt: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,1 @@
+"""Renderings of analysis results: JSON wire format, text tables, HTML, DataFrames."""

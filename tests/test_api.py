@@ -1,0 +1,88 @@
+"""The Python API: typed results, exports, notebook HTML, and the module boundaries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import fixture
+
+import imgopt
+from imgopt.analysis.instructions import Instruction, attribute, parse_created_by
+from imgopt.model import HistoryEntry
+
+WASTE = "docker-archive:" + fixture("waste-docker.tar")
+
+
+def test_analyze_accepts_a_loaded_image() -> None:
+    img = imgopt.load(WASTE)
+    a = imgopt.analyze(img, top=2)
+    assert a.image is img and len(a.top_files) == 2
+    assert json.loads(a.to_json())["reclaimable_bytes"] == a.reclaimable_bytes == a.to_dict()["reclaimable_bytes"]
+
+
+def test_dataframes() -> None:
+    pytest.importorskip("pandas")
+    a = imgopt.analyze(WASTE)
+    layers = a.to_dataframe()
+    assert list(layers["size_bytes"]) == [lr.size_bytes for lr in a.layers]
+    files = a.to_dataframe("files")
+    assert int(files["size_bytes"].sum()) == a.final_size_bytes
+    waste = a.to_dataframe("waste")
+    assert int(waste["bytes"].sum()) == a.reclaimable_bytes
+    assert set(a.to_dataframe("categories")["category"]) >= {"apt", "docs"}
+    with pytest.raises(imgopt.UsageError):
+        a.to_dataframe("nope")
+
+
+def test_html_repr() -> None:
+    html = imgopt.analyze(WASTE)._repr_html_()
+    assert html.startswith("<div") and "reclaimable" in html and "<table>" in html
+
+
+def test_errors_share_one_root() -> None:
+    for name in ("UsageError", "InputError", "ImageNotFound", "PlatformNotFound", "CorruptArchive", "MissingBlob",
+                 "UnsafePath", "UnsupportedMediaType", "DaemonError", "DockerfileError"):
+        assert issubclass(getattr(imgopt, name), imgopt.ImgoptError)
+
+
+def test_pure_core_imports_no_docker_or_dockerfile_parse() -> None:
+    code = ("import sys, imgopt, imgopt.analysis, imgopt.model, imgopt.report.jsonfmt, imgopt.report.text\n"
+            f"a = imgopt.analyze({WASTE!r})\n"
+            "a.to_json()\n"
+            "bad = [m for m in ('docker', 'dockerfile_parse', 'pandas', 'requests') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_py_typed_is_shipped() -> None:
+    import importlib.resources
+
+    assert importlib.resources.files("imgopt").joinpath("py.typed").is_file()
+
+
+@pytest.mark.parametrize(("created_by", "expected"), [
+    ("/bin/sh -c #(nop)  COPY file:abc123 in /app ", ("COPY", "file:abc123 in /app")),
+    ("/bin/sh -c #(nop)  CMD [\"python\" \"app.py\"]", ("CMD", "[\"python\" \"app.py\"]")),
+    ("/bin/sh -c apt-get update && apt-get install -y gcc", ("RUN", "apt-get update && apt-get install -y gcc")),
+    ("|2 A=1 B=2 /bin/sh -c make", ("RUN", "make")),
+    ("RUN /bin/sh -c pip install . # buildkit", ("RUN", "pip install .")),
+    ("RUN |1 VERSION=3 /bin/sh -c echo $VERSION # buildkit", ("RUN", "echo $VERSION")),
+    ("COPY . /src # buildkit", ("COPY", ". /src")),
+    ("WORKDIR /app", ("WORKDIR", "/app")),
+])
+def test_created_by_parsing(created_by: str, expected: tuple[str, str]) -> None:
+    assert parse_created_by(created_by) == expected
+
+
+def test_attribution_aligns_in_order_and_marks_base_layers() -> None:
+    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:x in / "), HistoryEntry("/bin/sh -c #(nop)  CMD [\"bash\"]", empty_layer=True),
+               HistoryEntry("WORKDIR /app", empty_layer=True), HistoryEntry("COPY . /app # buildkit"),
+               HistoryEntry("RUN /bin/sh -c make # buildkit"), HistoryEntry("RUN /bin/sh -c rm -rf /tmp/x # buildkit")]
+    ins = [Instruction("WORKDIR", "/app", 2, 2), Instruction("COPY", ". /app", 3, 3),
+           Instruction("RUN", "make", 4, 4), Instruction("RUN", "echo not-built", 5, 5)]
+    got = [(a.status, a.instruction.line if a.instruction else None) for a in attribute(history, ins)]
+    assert got == [("base-image", None), ("base-image", None), ("matched", 2), ("matched", 3), ("matched", 4),
+                   ("unmatched", None)]

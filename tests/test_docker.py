@@ -1,0 +1,212 @@
+"""Integration with a real Docker engine: real builds, `docker save`, `docker export` ground truth,
+the daemon stream source, skopeo-made OCI layouts, and dive on real archives.
+
+These need the engine (``.ci/run`` starts one and sets IMGOPT_REQUIRE_DOCKER=1, which turns a
+missing engine into a failure). Base images are made locally (debian:bookworm-slim, see
+../shared/tools/docker-up); nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+
+import pytest
+from conftest import REQUIRE_DOCKER, run_dive, tool
+
+import imgopt
+from imgopt.errors import ImageNotFound
+
+pytestmark = [pytest.mark.docker]
+
+BASE = "debian:bookworm-slim"
+PREFIX = "imgopt-test-"
+
+DOCKERFILES = {
+    # every way of shipping bytes that the final filesystem does not hold
+    "waste": f"""FROM {BASE}
+RUN mkdir -p /data/sub /cache && head -c 300000 /dev/urandom > /data/a.bin \\
+ && head -c 200000 /dev/urandom > /data/sub/b.bin && head -c 100000 /dev/urandom > /cache/x \\
+ && ln /data/a.bin /data/hard.bin
+RUN head -c 50000 /dev/urandom > /data/a.bin && rm -rf /data/sub && chmod 600 /data/hard.bin
+# rm -rf then mkdir makes an opaque directory in overlay2
+RUN rm -rf /cache && mkdir /cache && echo hi > /cache/y && rm /data/a.bin && rm -rf /var/lib/apt/lists/*
+RUN chown -R 1000:1000 /data /usr/share/doc
+CMD ["cat", "/cache/y"]
+""",
+    # a hardlink whose original name is deleted later keeps the content
+    "hardlinks": f"""FROM {BASE}
+RUN head -c 400000 /dev/urandom > /big && ln /big /big2 && ln /big /big3
+RUN rm /big /big2
+""",
+    # a clean image: nothing reclaimable but what the base itself carries
+    "clean": f"""FROM {BASE}
+COPY payload /opt/payload
+WORKDIR /opt
+""",
+}
+
+
+def _build(client, name: str, dockerfile: str, tmp: str) -> str:  # type: ignore[no-untyped-def]
+    ctx = os.path.join(tmp, name)
+    os.makedirs(ctx, exist_ok=True)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(dockerfile)
+    with open(os.path.join(ctx, "payload"), "wb") as f:
+        f.write(b"p" * 123_456)
+    tag = PREFIX + name + ":latest"
+    client.images.build(path=ctx, tag=tag, rm=True, forcerm=True, pull=False)
+    return tag
+
+
+@pytest.fixture(scope="module")
+def images(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    import docker
+
+    client = docker.from_env(timeout=300)
+    try:
+        client.images.get(BASE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"base image {BASE} is missing: run ../shared/tools/docker-up (as .ci/run does)")
+    tmp = str(tmp_path_factory.mktemp("builds"))
+    built = {name: _build(client, name, df, tmp) for name, df in DOCKERFILES.items()}
+    yield built
+    for tag in built.values():
+        try:
+            client.images.remove(tag, force=True)
+        except docker.errors.APIError:
+            pass
+    client.close()
+
+
+def _save(tag: str, path: str) -> str:
+    import docker
+
+    client = docker.from_env(timeout=300)
+    with open(path, "wb") as f:
+        for chunk in client.images.get(tag).save(named=True):
+            f.write(chunk)
+    client.close()
+    return path
+
+
+def _exported_regular_bytes(tag: str) -> int:
+    """Ground truth: `docker create` + `docker export`, summing regular-file bytes."""
+    import docker
+
+    client = docker.from_env(timeout=300)
+    container = client.containers.create(tag, command=["true"])
+    try:
+        buf = io.BytesIO(b"".join(container.export()))
+    finally:
+        container.remove(force=True)
+        client.close()
+    with tarfile.open(fileobj=buf) as t:
+        return sum(m.size for m in t.getmembers() if m.isreg())
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_final_size_matches_docker_export(images: dict[str, str], name: str, tmp_path: str) -> None:
+    archive = _save(images[name], os.path.join(tmp_path, "img.tar"))
+    a = imgopt.analyze("docker-archive:" + archive)
+    truth = _exported_regular_bytes(images[name])
+    assert abs(a.final_size_bytes - truth) <= 64 * 1024, (a.final_size_bytes, truth)
+    assert a.size_bytes - a.final_size_bytes == a.reclaimable_bytes
+    if name == "waste":
+        causes = a.waste_by_cause
+        assert causes["deleted"] > 1_000_000  # apt lists, /data/sub, the opaque /cache
+        assert causes["metadata-only"] >= 300_000  # chown -R of /data/hard.bin (same mtime, same size)
+        assert causes["overwritten"] >= 300_000  # /data/a.bin written again
+        apt = next(c for c in a.categories if c.name == "apt")
+        assert apt.wasted_bytes > 1_000_000
+    if name == "hardlinks":
+        assert a.reclaimable_bytes == 0  # /big3 keeps the content
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_daemon_stream_equals_saved_archive(images: dict[str, str], name: str, tmp_path: str) -> None:
+    archive = imgopt.analyze("docker-archive:" + _save(images[name], os.path.join(tmp_path, "img.tar")))
+    daemon = imgopt.analyze("docker-daemon:" + images[name])
+    bare = imgopt.analyze(images[name])
+    for other in (daemon, bare):
+        assert other.image.id == archive.image.id
+        assert other.image.source == "docker-daemon"
+        assert other.to_dict()["layers"] == archive.to_dict()["layers"]
+        assert other.final_size_bytes == archive.final_size_bytes
+        assert other.dive == archive.dive
+
+
+@pytest.mark.dive
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_dive_agrees_on_real_archives(images: dict[str, str], name: str, dive_bin: str, tmp_path: str) -> None:
+    archive = _save(images[name], os.path.join(tmp_path, "img.tar"))
+    ours = imgopt.analyze("docker-archive:" + archive).dive
+    theirs = run_dive(dive_bin, archive, str(tmp_path))
+    assert (ours.size_bytes, ours.wasted_bytes) == (theirs["size_bytes"], theirs["wasted_bytes"])
+    assert abs(ours.efficiency - theirs["efficiency"]) <= 1e-12
+
+
+@pytest.fixture(scope="module")
+def skopeo() -> str:
+    path = shutil.which("skopeo")
+    if path is None:
+        if REQUIRE_DOCKER:
+            pytest.fail("skopeo is missing (apt-get install skopeo; .ci/run installs it)")
+        pytest.skip("skopeo is not installed")
+    return path
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_real_oci_layouts_made_by_skopeo(images: dict[str, str], skopeo: str, compression: str, tmp_path: str) -> None:
+    archive = _save(images["waste"], os.path.join(tmp_path, "img.tar"))
+    layout = os.path.join(tmp_path, "oci")
+    subprocess.run([skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", compression,
+                    "docker-archive:" + archive, f"oci:{layout}:waste"], check=True, timeout=600)
+    oci_archive = os.path.join(tmp_path, "img.oci.tar")
+    subprocess.run([skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", compression,
+                    "docker-archive:" + archive, f"oci-archive:{oci_archive}:waste"], check=True, timeout=600)
+    want = imgopt.analyze("docker-archive:" + archive)
+    for ref in (f"oci:{layout}:waste", f"oci-archive:{oci_archive}"):
+        got = imgopt.analyze(ref)
+        assert [lr.diff_id for lr in got.layers] == [lr.diff_id for lr in want.layers]
+        assert got.size_bytes == want.size_bytes and got.final_size_bytes == want.final_size_bytes
+        assert got.waste_by_cause == want.waste_by_cause and got.dive == want.dive
+        assert all(lr.compressed_size_bytes for lr in got.layers)
+        assert got.compressed_size_bytes is not None and got.compressed_size_bytes < got.size_bytes
+        assert all(compression in lr.media_type for lr in got.layers)
+
+
+def test_missing_image_is_not_pulled(docker_engine: None) -> None:
+    with pytest.raises(ImageNotFound, match="never pulls"):
+        imgopt.analyze("docker-daemon:imgopt-test-does-not-exist:latest")
+    with pytest.raises(ImageNotFound):
+        imgopt.analyze("busybox:latest")
+
+
+def test_buildkit_history_maps_to_dockerfile_lines(images: dict[str, str], tmp_path: str) -> None:
+    docker_cli = "/usr/bin/docker"
+    if not os.path.exists(docker_cli):
+        pytest.fail("Debian's docker.io CLI (/usr/bin/docker, with built-in BuildKit) is missing")
+    ctx = os.path.join(tmp_path, "bk")
+    os.makedirs(ctx)
+    dockerfile = os.path.join(ctx, "Dockerfile")
+    with open(dockerfile, "w") as f:
+        f.write(DOCKERFILES["waste"])
+    tag = PREFIX + "buildkit:latest"
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    subprocess.run([docker_cli, "build", "-q", "-t", tag, ctx], check=True, env=env, timeout=900,
+                   capture_output=True)
+    try:
+        a = imgopt.analyze("docker-daemon:" + tag, dockerfile=dockerfile)
+        status = [(lr.instruction.status, lr.instruction.instruction.line if lr.instruction and
+                   lr.instruction.instruction else None) for lr in a.layers if lr.instruction]
+        assert status[0] == ("base-image", None)
+        assert status[1:] == [("matched", 2), ("matched", 5), ("matched", 7), ("matched", 8)]
+        assert a.layers[1].instruction and a.layers[1].instruction.instruction
+        assert a.layers[1].instruction.instruction.end_line == 4
+    finally:
+        subprocess.run([docker_cli, "rmi", "-f", tag], capture_output=True)

@@ -20,9 +20,16 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
 CI_FLAGS = (
     ("lowest_efficiency", "lowestEfficiency", "fail below this dive efficiency ratio (0-1; default 0.9)"),
-    ("highest_wasted_bytes", "highestWastedBytes", "fail above this many dive wasted bytes (e.g. 20MB; default disabled)"),
-    ("highest_user_wasted_percent", "highestUserWastedPercent",
-     "fail above this dive user-wasted ratio (0-1; default 0.1)"),
+    (
+        "highest_wasted_bytes",
+        "highestWastedBytes",
+        "fail above this many dive wasted bytes (e.g. 20MB; default disabled)",
+    ),
+    (
+        "highest_user_wasted_percent",
+        "highestUserWastedPercent",
+        "fail above this dive user-wasted ratio (0-1; default 0.1)",
+    ),
     ("max_size", "maxSize", "fail when the image (uncompressed) is larger (e.g. 500MB)"),
     ("max_reclaimable", "maxReclaimable", "fail when the exact reclaimable bytes exceed this (e.g. 10MiB)"),
 )
@@ -37,19 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="imgopt", description="Exact, fast container image size analysis.")
     p.add_argument("--version", action="version", version=f"imgopt {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    a = sub.add_parser("analyze", help="analyze an image: layers, files, exact waste, dive metrics",
-                       description="Analyze an image. REF: docker-archive:PATH[:TAG], oci:DIR[:TAG], "
-                                   "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], or a bare path/name/ID.")
+    a = sub.add_parser(
+        "analyze",
+        help="analyze an image: layers, files, exact waste, dive metrics",
+        description="Analyze an image. REF: docker-archive:PATH[:TAG], oci:DIR[:TAG], "
+        "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], or a bare path/name/ID.",
+    )
     a.add_argument("ref", metavar="REF")
     a.add_argument("--format", choices=("text", "json"), default="text")
     a.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     a.add_argument("--top", type=int, default=20, metavar="N", help="rows in the top-N lists (default 20)")
     a.add_argument("--dockerfile", metavar="F", help="map each layer to the instruction of F that produced it")
     a.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="pick this platform from a multi-platform index")
-    a.add_argument("--hash", action="store_true", help="hash file contents: find duplicates, prove metadata-only rewrites")
+    a.add_argument(
+        "--hash", action="store_true", help="hash file contents: find duplicates, prove metadata-only rewrites"
+    )
     a.add_argument("--ci", action="store_true", help="evaluate CI rules; exit 1 when one fails")
-    a.add_argument("--ci-config", metavar="FILE", default=None,
-                   help="dive-style rules file (default: .dive-ci in the current directory, if present)")
+    a.add_argument(
+        "--ci-config",
+        metavar="FILE",
+        default=None,
+        help="dive-style rules file (default: .dive-ci in the current directory, if present)",
+    )
     for dest, _, text in CI_FLAGS:
         a.add_argument("--" + dest.replace("_", "-"), dest=dest, metavar="VALUE", help=text)
     a.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
@@ -141,8 +157,14 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         bar = _Progress(stderr, source_size(args.ref))
         progress = bar
     try:
-        result = analyze(args.ref, top=args.top, dockerfile=args.dockerfile, platform=args.platform,
-                         hash_content=args.hash, progress=progress)
+        result = analyze(
+            args.ref,
+            top=args.top,
+            dockerfile=args.dockerfile,
+            platform=args.platform,
+            hash_content=args.hash,
+            progress=progress,
+        )
     finally:
         if bar is not None:
             bar.close()

@@ -79,10 +79,18 @@ def compress(data: bytes, how: str) -> bytes:
     return data
 
 
-def config_json(layer_tars: Sequence[bytes], history: Sequence[str] | None = None, *, os_: str = "linux",
-                arch: str = "amd64", cmd: Sequence[str] | None = ("/bin/app",)) -> bytes:
-    hist = [{"created": "2024-01-01T00:00:00Z", "created_by": h} for h in
-            (history or [f"RUN step {i}" for i in range(len(layer_tars))])]
+def config_json(
+    layer_tars: Sequence[bytes],
+    history: Sequence[str] | None = None,
+    *,
+    os_: str = "linux",
+    arch: str = "amd64",
+    cmd: Sequence[str] | None = ("/bin/app",),
+) -> bytes:
+    hist = [
+        {"created": "2024-01-01T00:00:00Z", "created_by": h}
+        for h in (history or [f"RUN step {i}" for i in range(len(layer_tars))])
+    ]
     cfg = {
         "architecture": arch,
         "os": os_,
@@ -117,9 +125,14 @@ def _tar_bytes(members: Sequence[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def docker_archive(layers: Sequence[Sequence[Entry]], *, tag: str = "fixture:latest",
-                   history: Sequence[str] | None = None, oci_style: bool = False,
-                   layer_compression: str = "none") -> bytes:
+def docker_archive(
+    layers: Sequence[Sequence[Entry]],
+    *,
+    tag: str = "fixture:latest",
+    history: Sequence[str] | None = None,
+    oci_style: bool = False,
+    layer_compression: str = "none",
+) -> bytes:
     """A ``docker save`` archive: legacy layout, or Docker >= 25's OCI-style layout."""
     tars = [layer_tar(entries) for entries in layers]
     cfg = config_json(tars, history)
@@ -134,19 +147,39 @@ def docker_archive(layers: Sequence[Sequence[Entry]], *, tag: str = "fixture:lat
             if name not in dict(members):
                 members.append((name, blob))
             layer_paths.append(name)
-            media = "application/vnd.oci.image.layer.v1.tar" + ({"gzip": "+gzip", "zstd": "+zstd"}.get(layer_compression, ""))
+            media = "application/vnd.oci.image.layer.v1.tar" + (
+                {"gzip": "+gzip", "zstd": "+zstd"}.get(layer_compression, "")
+            )
             descs.append({"mediaType": media, "digest": sha(blob), "size": len(blob)})
         members.append(("blobs/sha256/" + cfg_hex, cfg))
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg), "size": len(cfg)},
-            "layers": descs,
-        }).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": sha(cfg),
+                    "size": len(cfg),
+                },
+                "layers": descs,
+            }
+        ).encode()
         members.append(("blobs/sha256/" + sha(manifest)[7:], manifest))
-        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(manifest),
-             "size": len(manifest), "annotations": {"io.containerd.image.name": "docker.io/library/" + tag,
-                                                    "org.opencontainers.image.ref.name": tag.split(":")[-1]}}]}
+        index = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": sha(manifest),
+                    "size": len(manifest),
+                    "annotations": {
+                        "io.containerd.image.name": "docker.io/library/" + tag,
+                        "org.opencontainers.image.ref.name": tag.split(":")[-1],
+                    },
+                }
+            ],
+        }
         members.append(("index.json", json.dumps(index).encode()))
         members.append(("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
         config_path = "blobs/sha256/" + cfg_hex
@@ -187,26 +220,44 @@ def oci_layout(root: str, images: Sequence[dict[str, Any]]) -> None:
         for t in tars:
             blob = compress(t, how)
             descs.append({"mediaType": img.get("media_type", media), "digest": put(blob), "size": len(blob)})
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg), "size": len(cfg)},
-            "layers": descs,
-        }).encode()
-        desc: dict[str, Any] = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(manifest),
-                                "size": len(manifest)}
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": put(cfg),
+                    "size": len(cfg),
+                },
+                "layers": descs,
+            }
+        ).encode()
+        desc: dict[str, Any] = {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": put(manifest),
+            "size": len(manifest),
+        }
         if img.get("platform"):
             desc["platform"] = {"os": plat[0], "architecture": plat[1]}
         if img.get("tag"):
             desc["annotations"] = {"org.opencontainers.image.ref.name": img["tag"]}
         manifests.append(desc)
     if len(manifests) > 1 and all("platform" in m for m in manifests):
-        nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                             "manifests": manifests}).encode()
-        manifests = [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(nested),
-                      "size": len(nested), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+        nested = json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+        ).encode()
+        manifests = [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": put(nested),
+                "size": len(nested),
+                "annotations": {"org.opencontainers.image.ref.name": "multi"},
+            }
+        ]
     with open(os.path.join(root, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                   "manifests": manifests}, f)
+        json.dump(
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}, f
+        )
     with open(os.path.join(root, "oci-layout"), "w") as f:
         f.write('{"imageLayoutVersion":"1.0.0"}')
 
@@ -224,6 +275,7 @@ def tar_directory(root: str) -> bytes:
 # ------------------------------------------------------------------------------------------
 # The "waste" scenario: every way bytes can be shipped without reaching the final filesystem.
 
+
 def _blob(n: int, seed: int) -> bytes:
     out = bytearray()
     h = hashlib.sha256(str(seed).encode()).digest()
@@ -235,31 +287,54 @@ def _blob(n: int, seed: int) -> bytes:
 
 WASTE_LAYERS: list[list[Entry]] = [
     [  # 0: base
-        ("dir", "bin"), ("file", "bin/app", _blob(40_000, 1), {"mode": 0o755}),
+        ("dir", "bin"),
+        ("file", "bin/app", _blob(40_000, 1), {"mode": 0o755}),
         ("symlink", "bin/sh", "app"),
-        ("dir", "etc"), ("file", "etc/app.conf", _blob(1_000, 2)),
-        ("dir", "usr"), ("dir", "usr/share"), ("dir", "usr/share/doc"), ("dir", "usr/share/doc/app"),
+        ("dir", "etc"),
+        ("file", "etc/app.conf", _blob(1_000, 2)),
+        ("dir", "usr"),
+        ("dir", "usr/share"),
+        ("dir", "usr/share/doc"),
+        ("dir", "usr/share/doc/app"),
         ("file", "usr/share/doc/app/README", _blob(7_000, 3)),
-        ("dir", "var"), ("dir", "var/lib"), ("dir", "var/lib/apt"), ("dir", "var/lib/apt/lists"),
+        ("dir", "var"),
+        ("dir", "var/lib"),
+        ("dir", "var/lib/apt"),
+        ("dir", "var/lib/apt/lists"),
         ("file", "var/lib/apt/lists/main_Packages", _blob(30_000, 4)),
     ],
     [  # 1: build products, a hardlink, a cache dir
-        ("dir", "opt"), ("file", "opt/data.bin", _blob(20_000, 5)),
+        ("dir", "opt"),
+        ("file", "opt/data.bin", _blob(20_000, 5)),
         ("hardlink", "opt/data-link.bin", "opt/data.bin"),
-        ("dir", "var"), ("dir", "var/cache"), ("file", "var/cache/a.cache", _blob(5_000, 6)),
+        ("dir", "var"),
+        ("dir", "var/cache"),
+        ("file", "var/cache/a.cache", _blob(5_000, 6)),
         ("file", "var/cache/b.cache", _blob(6_000, 7)),
-        ("dir", "app"), ("dir", "app/__pycache__"), ("file", "app/__pycache__/m.cpython-311.pyc", _blob(3_000, 8)),
+        ("dir", "app"),
+        ("dir", "app/__pycache__"),
+        ("file", "app/__pycache__/m.cpython-311.pyc", _blob(3_000, 8)),
         ("file", "app/main.py", _blob(2_000, 9)),
     ],
     [  # 2: overwrite, metadata-only rewrite (chmod), delete the hardlink target
-        ("dir", "etc"), ("file", "etc/app.conf", _blob(1_500, 10)),
-        ("dir", "bin"), ("file", "bin/app", _blob(40_000, 1), {"mode": 0o700}),
-        ("dir", "opt"), ("whiteout", "opt/data.bin"),
+        ("dir", "etc"),
+        ("file", "etc/app.conf", _blob(1_500, 10)),
+        ("dir", "bin"),
+        ("file", "bin/app", _blob(40_000, 1), {"mode": 0o700}),
+        ("dir", "opt"),
+        ("whiteout", "opt/data.bin"),
     ],
     [  # 3: rm -rf of lists, an opaque directory replacing var/cache, docs removed
-        ("dir", "var"), ("dir", "var/lib"), ("dir", "var/lib/apt"), ("whiteout", "var/lib/apt/lists"),
-        ("dir", "var/cache"), ("opaque", "var/cache"), ("file", "var/cache/new.cache", _blob(100, 11)),
-        ("dir", "usr"), ("dir", "usr/share"), ("whiteout", "usr/share/doc"),
+        ("dir", "var"),
+        ("dir", "var/lib"),
+        ("dir", "var/lib/apt"),
+        ("whiteout", "var/lib/apt/lists"),
+        ("dir", "var/cache"),
+        ("opaque", "var/cache"),
+        ("file", "var/cache/new.cache", _blob(100, 11)),
+        ("dir", "usr"),
+        ("dir", "usr/share"),
+        ("whiteout", "usr/share/doc"),
     ],
 ]
 WASTE_HISTORY = [
@@ -295,11 +370,16 @@ def write_fixtures(out: str) -> None:
     shutil.rmtree(gz)
     multi = os.path.join(out, "multiplatform-oci")
     shutil.rmtree(multi, ignore_errors=True)
-    oci_layout(multi, [
-        {"layers": [[("file", "amd64.txt", b"x" * 100)]], "platform": ("linux", "amd64")},
-        {"layers": [[("file", "arm64.txt", b"y" * 200)]], "platform": ("linux", "arm64")},
-    ])
+    oci_layout(
+        multi,
+        [
+            {"layers": [[("file", "amd64.txt", b"x" * 100)]], "platform": ("linux", "amd64")},
+            {"layers": [[("file", "arm64.txt", b"y" * 200)]], "platform": ("linux", "arm64")},
+        ],
+    )
 
 
 if __name__ == "__main__":
-    write_fixtures(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "images"))
+    write_fixtures(
+        sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "images")
+    )

@@ -66,12 +66,18 @@ def run_dive(dive: str, archive: str, tmp_path: str) -> dict[str, float]:
     if os.path.exists(out):
         os.unlink(out)  # dive does not truncate its --json file
     env = {**os.environ, "CI": "true"}
-    proc = subprocess.run([dive, "--source", "docker-archive", archive, "--json", out],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [dive, "--source", "docker-archive", archive, "--json", out],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     with open(out) as f:
         img = json.load(f)["image"]
-    text = subprocess.run([dive, "--source", "docker-archive", archive], capture_output=True, text=True,
-                          env=env, timeout=600).stdout
+    text = subprocess.run(
+        [dive, "--source", "docker-archive", archive], capture_output=True, text=True, env=env, timeout=600
+    ).stdout
     m = re.search(r"userWastedPercent: (\S+) %", text)
     assert m, (proc.stdout, text)
     return {

@@ -43,17 +43,29 @@ def test_html_repr() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for name in ("UsageError", "InputError", "ImageNotFound", "PlatformNotFound", "CorruptArchive", "MissingBlob",
-                 "UnsafePath", "UnsupportedMediaType", "DaemonError", "DockerfileError"):
+    for name in (
+        "UsageError",
+        "InputError",
+        "ImageNotFound",
+        "PlatformNotFound",
+        "CorruptArchive",
+        "MissingBlob",
+        "UnsafePath",
+        "UnsupportedMediaType",
+        "DaemonError",
+        "DockerfileError",
+    ):
         assert issubclass(getattr(imgopt, name), imgopt.ImgoptError)
 
 
 def test_pure_core_imports_no_docker_or_dockerfile_parse() -> None:
-    code = ("import sys, imgopt, imgopt.analysis, imgopt.model, imgopt.report.jsonfmt, imgopt.report.text\n"
-            f"a = imgopt.analyze({WASTE!r})\n"
-            "a.to_json()\n"
-            "bad = [m for m in ('docker', 'dockerfile_parse', 'pandas', 'requests') if m in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, imgopt, imgopt.analysis, imgopt.model, imgopt.report.jsonfmt, imgopt.report.text\n"
+        f"a = imgopt.analyze({WASTE!r})\n"
+        "a.to_json()\n"
+        "bad = [m for m in ('docker', 'dockerfile_parse', 'pandas', 'requests') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -63,26 +75,44 @@ def test_py_typed_is_shipped() -> None:
     assert importlib.resources.files("imgopt").joinpath("py.typed").is_file()
 
 
-@pytest.mark.parametrize(("created_by", "expected"), [
-    ("/bin/sh -c #(nop)  COPY file:abc123 in /app ", ("COPY", "file:abc123 in /app")),
-    ("/bin/sh -c #(nop)  CMD [\"python\" \"app.py\"]", ("CMD", "[\"python\" \"app.py\"]")),
-    ("/bin/sh -c apt-get update && apt-get install -y gcc", ("RUN", "apt-get update && apt-get install -y gcc")),
-    ("|2 A=1 B=2 /bin/sh -c make", ("RUN", "make")),
-    ("RUN /bin/sh -c pip install . # buildkit", ("RUN", "pip install .")),
-    ("RUN |1 VERSION=3 /bin/sh -c echo $VERSION # buildkit", ("RUN", "echo $VERSION")),
-    ("COPY . /src # buildkit", ("COPY", ". /src")),
-    ("WORKDIR /app", ("WORKDIR", "/app")),
-])
+@pytest.mark.parametrize(
+    ("created_by", "expected"),
+    [
+        ("/bin/sh -c #(nop)  COPY file:abc123 in /app ", ("COPY", "file:abc123 in /app")),
+        ('/bin/sh -c #(nop)  CMD ["python" "app.py"]', ("CMD", '["python" "app.py"]')),
+        ("/bin/sh -c apt-get update && apt-get install -y gcc", ("RUN", "apt-get update && apt-get install -y gcc")),
+        ("|2 A=1 B=2 /bin/sh -c make", ("RUN", "make")),
+        ("RUN /bin/sh -c pip install . # buildkit", ("RUN", "pip install .")),
+        ("RUN |1 VERSION=3 /bin/sh -c echo $VERSION # buildkit", ("RUN", "echo $VERSION")),
+        ("COPY . /src # buildkit", ("COPY", ". /src")),
+        ("WORKDIR /app", ("WORKDIR", "/app")),
+    ],
+)
 def test_created_by_parsing(created_by: str, expected: tuple[str, str]) -> None:
     assert parse_created_by(created_by) == expected
 
 
 def test_attribution_aligns_in_order_and_marks_base_layers() -> None:
-    history = [HistoryEntry("/bin/sh -c #(nop) ADD file:x in / "), HistoryEntry("/bin/sh -c #(nop)  CMD [\"bash\"]", empty_layer=True),
-               HistoryEntry("WORKDIR /app", empty_layer=True), HistoryEntry("COPY . /app # buildkit"),
-               HistoryEntry("RUN /bin/sh -c make # buildkit"), HistoryEntry("RUN /bin/sh -c rm -rf /tmp/x # buildkit")]
-    ins = [Instruction("WORKDIR", "/app", 2, 2), Instruction("COPY", ". /app", 3, 3),
-           Instruction("RUN", "make", 4, 4), Instruction("RUN", "echo not-built", 5, 5)]
+    history = [
+        HistoryEntry("/bin/sh -c #(nop) ADD file:x in / "),
+        HistoryEntry('/bin/sh -c #(nop)  CMD ["bash"]', empty_layer=True),
+        HistoryEntry("WORKDIR /app", empty_layer=True),
+        HistoryEntry("COPY . /app # buildkit"),
+        HistoryEntry("RUN /bin/sh -c make # buildkit"),
+        HistoryEntry("RUN /bin/sh -c rm -rf /tmp/x # buildkit"),
+    ]
+    ins = [
+        Instruction("WORKDIR", "/app", 2, 2),
+        Instruction("COPY", ". /app", 3, 3),
+        Instruction("RUN", "make", 4, 4),
+        Instruction("RUN", "echo not-built", 5, 5),
+    ]
     got = [(a.status, a.instruction.line if a.instruction else None) for a in attribute(history, ins)]
-    assert got == [("base-image", None), ("base-image", None), ("matched", 2), ("matched", 3), ("matched", 4),
-                   ("unmatched", None)]
+    assert got == [
+        ("base-image", None),
+        ("base-image", None),
+        ("matched", 2),
+        ("matched", 3),
+        ("matched", 4),
+        ("unmatched", None),
+    ]

@@ -24,8 +24,15 @@ def run(*argv: str) -> tuple[int, str, str]:
 def test_text_report() -> None:
     code, out, err = run("analyze", WASTE, "--top", "5")
     assert code == 0 and err == ""
-    for heading in ("Summary", "reclaimable", "Reclaimable by cause", "Largest files", "Largest directories",
-                    "Waste category", "dive efficiency"):
+    for heading in (
+        "Summary",
+        "reclaimable",
+        "Reclaimable by cause",
+        "Largest files",
+        "Largest directories",
+        "Waste category",
+        "dive efficiency",
+    ):
         assert heading in out
     assert "89,000 B" in out  # reclaimable, exact
     assert "68.0685 %" in out  # dive efficiency
@@ -64,24 +71,99 @@ def test_ci_gate_defaults_fail_on_the_waste_fixture() -> None:
 
 
 def test_ci_flags_override(tmp_path: str) -> None:
-    code, out, _ = run("analyze", WASTE, "--ci", "--lowest-efficiency", "0.5", "--highest-user-wasted-percent",
-                       "disabled", "--format", "json")
+    code, out, _ = run(
+        "analyze",
+        WASTE,
+        "--ci",
+        "--lowest-efficiency",
+        "0.5",
+        "--highest-user-wasted-percent",
+        "disabled",
+        "--format",
+        "json",
+    )
     doc = json.loads(out)
     assert code == 0 and doc["ci"]["passed"] is True
-    code, out, _ = run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent",
-                       "disabled", "--max-reclaimable", "88999", "--format", "json")
+    code, out, _ = run(
+        "analyze",
+        WASTE,
+        "--ci",
+        "--lowest-efficiency",
+        "0",
+        "--highest-user-wasted-percent",
+        "disabled",
+        "--max-reclaimable",
+        "88999",
+        "--format",
+        "json",
+    )
     assert code == 1
     status = {r["rule"]: r["status"] for r in json.loads(out)["ci"]["rules"]}
-    assert status == {"lowestEfficiency": "pass", "highestWastedBytes": "skip", "highestUserWastedPercent": "skip",
-                      "maxSize": "skip", "maxReclaimable": "fail"}
-    assert run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent", "off",
-               "--max-reclaimable", "89kB", "--max-size", "155.6 kB")[0] == 0
-    assert run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent", "off",
-               "--highest-wasted-bytes", "100KiB")[0] == 1  # 102500 > 102400
-    assert run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent", "off",
-               "--highest-wasted-bytes", "102.5kB")[0] == 0
-    assert run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent", "off",
-               "--highest-wasted-bytes", "102499")[0] == 1
+    assert status == {
+        "lowestEfficiency": "pass",
+        "highestWastedBytes": "skip",
+        "highestUserWastedPercent": "skip",
+        "maxSize": "skip",
+        "maxReclaimable": "fail",
+    }
+    assert (
+        run(
+            "analyze",
+            WASTE,
+            "--ci",
+            "--lowest-efficiency",
+            "0",
+            "--highest-user-wasted-percent",
+            "off",
+            "--max-reclaimable",
+            "89kB",
+            "--max-size",
+            "155.6 kB",
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            "analyze",
+            WASTE,
+            "--ci",
+            "--lowest-efficiency",
+            "0",
+            "--highest-user-wasted-percent",
+            "off",
+            "--highest-wasted-bytes",
+            "100KiB",
+        )[0]
+        == 1
+    )  # 102500 > 102400
+    assert (
+        run(
+            "analyze",
+            WASTE,
+            "--ci",
+            "--lowest-efficiency",
+            "0",
+            "--highest-user-wasted-percent",
+            "off",
+            "--highest-wasted-bytes",
+            "102.5kB",
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            "analyze",
+            WASTE,
+            "--ci",
+            "--lowest-efficiency",
+            "0",
+            "--highest-user-wasted-percent",
+            "off",
+            "--highest-wasted-bytes",
+            "102499",
+        )[0]
+        == 1
+    )
 
 
 def test_dive_ci_file(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,16 +178,19 @@ def test_dive_ci_file(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("analyze", WASTE, "--ci", "--ci-config", other)[0] == 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["analyze"],
-    ["analyze", WASTE, "--format", "xml"],
-    ["analyze", WASTE, "--top", "0"],
-    ["analyze", WASTE, "--ci", "--lowest-efficiency", "1.5"],
-    ["analyze", WASTE, "--ci", "--highest-user-wasted-percent", "2"],
-    ["analyze", WASTE, "--ci", "--max-size", "lots"],
-    ["analyze", "docker:foo"],
-    ["frobnicate"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze"],
+        ["analyze", WASTE, "--format", "xml"],
+        ["analyze", WASTE, "--top", "0"],
+        ["analyze", WASTE, "--ci", "--lowest-efficiency", "1.5"],
+        ["analyze", WASTE, "--ci", "--highest-user-wasted-percent", "2"],
+        ["analyze", WASTE, "--ci", "--max-size", "lots"],
+        ["analyze", "docker:foo"],
+        ["frobnicate"],
+    ],
+)
 def test_usage_errors_exit_2(argv: list[str]) -> None:
     code, out, err = run(*argv)
     assert code == 2
@@ -123,13 +208,19 @@ def test_bad_dive_ci_is_a_usage_error(tmp_path: str, monkeypatch: pytest.MonkeyP
 def test_dockerfile_mapping_in_the_report(tmp_path: str) -> None:
     dockerfile = os.path.join(tmp_path, "Dockerfile")
     with open(dockerfile, "w") as f:
-        f.write("FROM base\nRUN make install\nRUN chmod 700 /bin/app && echo x > /etc/app.conf && rm /opt/data.bin\n"
-                "# cleanup\nRUN rm -rf /var/lib/apt/lists /usr/share/doc && \\\n    rm -rf /var/cache && mkdir /var/cache\n"
-                "CMD [\"/bin/app\"]\n")
+        f.write(
+            "FROM base\nRUN make install\nRUN chmod 700 /bin/app && echo x > /etc/app.conf && rm /opt/data.bin\n"
+            "# cleanup\nRUN rm -rf /var/lib/apt/lists /usr/share/doc && \\\n    rm -rf /var/cache && mkdir /var/cache\n"
+            'CMD ["/bin/app"]\n'
+        )
     code, out, _ = run("analyze", WASTE, "--dockerfile", dockerfile, "--format", "json")
     layers = json.loads(out)["layers"]
     assert [(lr["instruction"]["status"], lr["instruction"]["line"]) for lr in layers] == [
-        ("base-image", None), ("matched", 2), ("matched", 3), ("matched", 5)]
+        ("base-image", None),
+        ("matched", 2),
+        ("matched", 3),
+        ("matched", 5),
+    ]
     assert layers[3]["instruction"]["end_line"] == 6
     code, _, err = run("analyze", WASTE, "--dockerfile", os.path.join(tmp_path, "missing"))
     assert code == 3 and "no such Dockerfile" in err

@@ -7,7 +7,7 @@ import os
 import random
 
 import pytest
-from builders import WASTE_LAYERS, docker_archive
+from builders import docker_archive
 from conftest import fixture, run_dive
 
 import imgopt

@@ -16,7 +16,7 @@ import tarfile
 from collections.abc import Iterator
 
 import pytest
-from conftest import REQUIRE_DOCKER, run_dive, tool
+from conftest import REQUIRE_DOCKER, run_dive
 
 import imgopt
 from imgopt.errors import ImageNotFound
@@ -164,11 +164,35 @@ def skopeo() -> str:
 def test_real_oci_layouts_made_by_skopeo(images: dict[str, str], skopeo: str, compression: str, tmp_path: str) -> None:
     archive = _save(images["waste"], os.path.join(tmp_path, "img.tar"))
     layout = os.path.join(tmp_path, "oci")
-    subprocess.run([skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", compression,
-                    "docker-archive:" + archive, f"oci:{layout}:waste"], check=True, timeout=600)
+    subprocess.run(
+        [
+            skopeo,
+            "copy",
+            "--quiet",
+            "--dest-compress",
+            "--dest-compress-format",
+            compression,
+            "docker-archive:" + archive,
+            f"oci:{layout}:waste",
+        ],
+        check=True,
+        timeout=600,
+    )
     oci_archive = os.path.join(tmp_path, "img.oci.tar")
-    subprocess.run([skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", compression,
-                    "docker-archive:" + archive, f"oci-archive:{oci_archive}:waste"], check=True, timeout=600)
+    subprocess.run(
+        [
+            skopeo,
+            "copy",
+            "--quiet",
+            "--dest-compress",
+            "--dest-compress-format",
+            compression,
+            "docker-archive:" + archive,
+            f"oci-archive:{oci_archive}:waste",
+        ],
+        check=True,
+        timeout=600,
+    )
     want = imgopt.analyze("docker-archive:" + archive)
     for ref in (f"oci:{layout}:waste", f"oci-archive:{oci_archive}"):
         got = imgopt.analyze(ref)
@@ -198,12 +222,17 @@ def test_buildkit_history_maps_to_dockerfile_lines(images: dict[str, str], tmp_p
         f.write(DOCKERFILES["waste"])
     tag = PREFIX + "buildkit:latest"
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-    subprocess.run([docker_cli, "build", "-q", "-t", tag, ctx], check=True, env=env, timeout=900,
-                   capture_output=True)
+    subprocess.run([docker_cli, "build", "-q", "-t", tag, ctx], check=True, env=env, timeout=900, capture_output=True)
     try:
         a = imgopt.analyze("docker-daemon:" + tag, dockerfile=dockerfile)
-        status = [(lr.instruction.status, lr.instruction.instruction.line if lr.instruction and
-                   lr.instruction.instruction else None) for lr in a.layers if lr.instruction]
+        status = [
+            (
+                lr.instruction.status,
+                lr.instruction.instruction.line if lr.instruction and lr.instruction.instruction else None,
+            )
+            for lr in a.layers
+            if lr.instruction
+        ]
         assert status[0] == ("base-image", None)
         assert status[1:] == [("matched", 2), ("matched", 5), ("matched", 7), ("matched", 8)]
         assert a.layers[1].instruction and a.layers[1].instruction.instruction

@@ -49,8 +49,13 @@ def _rewrite_member(archive: bytes, name_pred, transform) -> bytes:  # type: ign
     return out.getvalue()
 
 
-def _expect(tmp_path: str, data: bytes, exc: type[ImgoptError], match: str | None = None,
-            capsys: pytest.CaptureFixture[str] | None = None) -> None:
+def _expect(
+    tmp_path: str,
+    data: bytes,
+    exc: type[ImgoptError],
+    match: str | None = None,
+    capsys: pytest.CaptureFixture[str] | None = None,
+) -> None:
     path = _write(tmp_path, "bad.tar", data)
     with pytest.raises(exc, match=match):
         imgopt.analyze("docker-archive:" + path)
@@ -95,14 +100,14 @@ def test_bad_gzip_stream(tmp_path: str, capsys: pytest.CaptureFixture[str]) -> N
             b[i] ^= 0xA5
         return bytes(b)
 
-    _expect(tmp_path, _rewrite_member(gz, lambda n: n.startswith("blobs/"), mangle), CorruptArchive, "gzip",
-            capsys)
+    _expect(tmp_path, _rewrite_member(gz, lambda n: n.startswith("blobs/"), mangle), CorruptArchive, "gzip", capsys)
 
 
 def test_truncated_gzip_stream(tmp_path: str) -> None:
     gz = docker_archive([[("file", "a", os.urandom(20000))]], oci_style=True, layer_compression="gzip")
-    data = _rewrite_member(gz, lambda n: n.startswith("blobs/"),
-                           lambda b: b[: len(b) // 2] if b.startswith(b"\x1f\x8b") else b)
+    data = _rewrite_member(
+        gz, lambda n: n.startswith("blobs/"), lambda b: b[: len(b) // 2] if b.startswith(b"\x1f\x8b") else b
+    )
     _expect(tmp_path, data, CorruptArchive)
 
 

@@ -52,8 +52,11 @@ def test_compression_is_sniffed_not_taken_from_names(tmp_path: str) -> None:
     for how in ("gzip", "zstd"):
         path = os.path.join(tmp_path, f"{how}.tar")
         with open(path, "wb") as f:
-            f.write(docker_archive([[("file", "a", b"x" * 5000)], [("file", "b", b"y" * 10)]],
-                                   oci_style=True, layer_compression=how))
+            f.write(
+                docker_archive(
+                    [[("file", "a", b"x" * 5000)], [("file", "b", b"y" * 10)]], oci_style=True, layer_compression=how
+                )
+            )
         img = imgopt.load("docker-archive:" + path)
         assert img.size == 5010
         assert all(layer.compressed_size for layer in img.layers)
@@ -127,8 +130,13 @@ def test_attestation_manifests_are_not_images(tmp_path: str) -> None:
     import json
 
     root = os.path.join(tmp_path, "att")
-    oci_layout(root, [{"layers": [[("file", "a", b"abc")]], "platform": ("linux", "amd64")},
-                      {"layers": [[("file", "att.json", b"{}")]], "platform": ("unknown", "unknown")}])
+    oci_layout(
+        root,
+        [
+            {"layers": [[("file", "a", b"abc")]], "platform": ("linux", "amd64")},
+            {"layers": [[("file", "att.json", b"{}")]], "platform": ("unknown", "unknown")},
+        ],
+    )
     # mark the second entry of the nested index as an attestation
     with open(os.path.join(root, "index.json")) as f:
         index = json.load(f)
@@ -146,8 +154,18 @@ def test_attestation_manifests_are_not_images(tmp_path: str) -> None:
 def test_hash_option_fills_digests_and_finds_duplicates(tmp_path: str) -> None:
     path = os.path.join(tmp_path, "dup.tar")
     with open(path, "wb") as f:
-        f.write(docker_archive([[("file", "a/one", b"z" * 1000), ("file", "b/two", b"z" * 1000),
-                                 ("file", "c/three", b"z" * 1000), ("file", "d/other", b"q" * 10)]]))
+        f.write(
+            docker_archive(
+                [
+                    [
+                        ("file", "a/one", b"z" * 1000),
+                        ("file", "b/two", b"z" * 1000),
+                        ("file", "c/three", b"z" * 1000),
+                        ("file", "d/other", b"q" * 10),
+                    ]
+                ]
+            )
+        )
     a = imgopt.analyze(path, hash_content=True)
     assert a.duplicates is not None and len(a.duplicates) == 1
     assert a.duplicates[0].paths == ("a/one", "b/two", "c/three")

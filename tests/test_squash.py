@@ -33,8 +33,14 @@ def test_waste_fixture_per_layer(tmp_path: str) -> None:
     assert [lr.changes.hidden_bytes for lr in a.layers] == [0, 0, 41_000, 48_000]
     l3 = a.layers[3].changes
     assert (l3.deleted_files, l3.deleted_bytes) == (4, 48_000)  # Packages, README and the two caches
-    assert {p.path for p in a.top_files} == {"bin/app", "opt/data-link.bin", "app/__pycache__/m.cpython-311.pyc",
-                                             "app/main.py", "etc/app.conf", "var/cache/new.cache"}
+    assert {p.path for p in a.top_files} == {
+        "bin/app",
+        "opt/data-link.bin",
+        "app/__pycache__/m.cpython-311.pyc",
+        "app/main.py",
+        "etc/app.conf",
+        "var/cache/new.cache",
+    }
     cats = {c.name: c for c in a.categories}
     assert cats["apt"].wasted_bytes == 30_000 and cats["apt"].final_bytes == 0
     assert cats["docs"].wasted_bytes == 7_000
@@ -42,10 +48,13 @@ def test_waste_fixture_per_layer(tmp_path: str) -> None:
 
 
 def test_opaque_directory_deletes_lower_content_only(tmp_path: str) -> None:
-    a = _analyze(tmp_path, [
-        [("dir", "d"), ("file", "d/old1", b"1" * 100), ("dir", "d/sub"), ("file", "d/sub/old2", b"2" * 50)],
-        [("dir", "d"), ("file", "d/new", b"3" * 7), ("opaque", "d")],  # marker after the new file
-    ])
+    a = _analyze(
+        tmp_path,
+        [
+            [("dir", "d"), ("file", "d/old1", b"1" * 100), ("dir", "d/sub"), ("file", "d/sub/old2", b"2" * 50)],
+            [("dir", "d"), ("file", "d/new", b"3" * 7), ("opaque", "d")],  # marker after the new file
+        ],
+    )
     assert set(a.squash.final) == {"d", "d/new"}
     assert a.final_size_bytes == 7
     assert a.waste_by_cause["deleted"] == 150
@@ -53,17 +62,23 @@ def test_opaque_directory_deletes_lower_content_only(tmp_path: str) -> None:
 
 
 def test_hardlink_keeps_deleted_target_content(tmp_path: str) -> None:
-    a = _analyze(tmp_path, [
-        [("file", "a", b"x" * 1000), ("hardlink", "b", "a"), ("hardlink", "c", "a")],
-        [("whiteout", "a")],
-        [("whiteout", "b")],
-    ])
+    a = _analyze(
+        tmp_path,
+        [
+            [("file", "a", b"x" * 1000), ("hardlink", "b", "a"), ("hardlink", "c", "a")],
+            [("whiteout", "a")],
+            [("whiteout", "b")],
+        ],
+    )
     assert a.final_size_bytes == 1000  # c still holds the content
     assert a.reclaimable_bytes == 0
-    a2 = _analyze(tmp_path, [
-        [("file", "a", b"x" * 1000), ("hardlink", "b", "a")],
-        [("whiteout", "a"), ("whiteout", "b")],
-    ])
+    a2 = _analyze(
+        tmp_path,
+        [
+            [("file", "a", b"x" * 1000), ("hardlink", "b", "a")],
+            [("whiteout", "a"), ("whiteout", "b")],
+        ],
+    )
     assert a2.final_size_bytes == 0 and a2.waste_by_cause["deleted"] == 1000
     _check_identity(a)
     _check_identity(a2)
@@ -75,19 +90,25 @@ def test_hardlinks_count_once(tmp_path: str) -> None:
 
 
 def test_directory_replaced_by_a_file(tmp_path: str) -> None:
-    a = _analyze(tmp_path, [
-        [("dir", "x"), ("file", "x/inner", b"i" * 500)],
-        [("file", "x", b"f" * 10)],
-    ])
+    a = _analyze(
+        tmp_path,
+        [
+            [("dir", "x"), ("file", "x/inner", b"i" * 500)],
+            [("file", "x", b"f" * 10)],
+        ],
+    )
     assert set(a.squash.final) == {"x"} and a.final_size_bytes == 10
     assert a.waste_by_cause["overwritten"] == 500
 
 
 def test_whiteout_then_recreate_in_the_same_layer(tmp_path: str) -> None:
-    a = _analyze(tmp_path, [
-        [("dir", "d"), ("file", "d/f", b"o" * 300)],
-        [("dir", "d"), ("file", "d/f", b"n" * 30), ("whiteout", "d")],  # whiteout listed last
-    ])
+    a = _analyze(
+        tmp_path,
+        [
+            [("dir", "d"), ("file", "d/f", b"o" * 300)],
+            [("dir", "d"), ("file", "d/f", b"n" * 30), ("whiteout", "d")],  # whiteout listed last
+        ],
+    )
     assert a.final_size_bytes == 30 and a.waste_by_cause["deleted"] == 300
 
 
@@ -106,8 +127,10 @@ def test_symlinks_are_links(tmp_path: str) -> None:
 def test_metadata_only_rewrite(tmp_path: str, hash_content: bool) -> None:
     layers = [
         [("file", "same", b"s" * 100, {"mode": 0o644}), ("file", "changed", b"c" * 100, {"mode": 0o644})],
-        [("file", "same", b"s" * 100, {"mode": 0o600, "uid": 1000}),
-         ("file", "changed", b"C" * 100, {"mode": 0o600, "uid": 1000})],  # same size and mtime, new bytes
+        [
+            ("file", "same", b"s" * 100, {"mode": 0o600, "uid": 1000}),
+            ("file", "changed", b"C" * 100, {"mode": 0o600, "uid": 1000}),
+        ],  # same size and mtime, new bytes
     ]
     a = _analyze(tmp_path, layers, hash_content=hash_content)
     if hash_content:  # digests prove which rewrite kept the content
@@ -117,7 +140,16 @@ def test_metadata_only_rewrite(tmp_path: str, hash_content: bool) -> None:
 
 
 def test_top_dirs_aggregate_recursively(tmp_path: str) -> None:
-    a = _analyze(tmp_path, [[("file", "a/b/c/f1", b"1" * 10), ("file", "a/b/f2", b"2" * 20), ("file", "a/f3", b"3" * 5),
-                             ("file", "z/f4", b"4" * 1)]])
+    a = _analyze(
+        tmp_path,
+        [
+            [
+                ("file", "a/b/c/f1", b"1" * 10),
+                ("file", "a/b/f2", b"2" * 20),
+                ("file", "a/f3", b"3" * 5),
+                ("file", "z/f4", b"4" * 1),
+            ]
+        ],
+    )
     dirs = {d.path: (d.bytes, d.files) for d in a.top_dirs}
     assert dirs == {"a": (35, 3), "a/b": (30, 2), "a/b/c": (10, 1), "z": (1, 1)}

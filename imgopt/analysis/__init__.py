@@ -146,12 +146,15 @@ def _top_dirs(files: Sequence[tuple[str, int]], n: int) -> list[PathSize]:
         parent = d.rpartition("/")[0]
         size[parent] += size[d]
         count[parent] += count[d]
-    return [PathSize(p, s, count[p]) for p, s in heapq.nlargest(n, ((p, s) for p, s in size.items() if p),
-                                                                  key=lambda t: (t[1], t[0]))]
+    return [
+        PathSize(p, s, count[p])
+        for p, s in heapq.nlargest(n, ((p, s) for p, s in size.items() if p), key=lambda t: (t[1], t[0]))
+    ]
 
 
-def analyze_image(image: Image, *, top: int = 20, instructions: Sequence[Instruction] | None = None,
-                  dockerfile: str | None = None) -> Analysis:
+def analyze_image(
+    image: Image, *, top: int = 20, instructions: Sequence[Instruction] | None = None, dockerfile: str | None = None
+) -> Analysis:
     """Analyze a loaded image. ``instructions`` (from a Dockerfile) enables layer attribution."""
     sq = squash(image)
     dive = dive_metrics(image)
@@ -183,8 +186,9 @@ def analyze_image(image: Image, *, top: int = 20, instructions: Sequence[Instruc
         c = category_of(w.path)
         if c is not None:
             cat_wasted[c] += w.bytes
-    top_waste = tuple(PathSize(p, b) for p, b in heapq.nlargest(top, wasted_by_path.items(),
-                                                                   key=lambda t: (t[1], t[0])))
+    top_waste = tuple(
+        PathSize(p, b) for p, b in heapq.nlargest(top, wasted_by_path.items(), key=lambda t: (t[1], t[0]))
+    )
     categories = tuple(
         CategoryStat(name, desc, cat_bytes[name], cat_files[name], cat_wasted[name]) for name, desc, _ in CATEGORIES
     )
@@ -198,10 +202,12 @@ def analyze_image(image: Image, *, top: int = 20, instructions: Sequence[Instruc
             if e.kind == FILE and e.size > 0 and e.digest is not None:
                 groups[e.digest].append(fe.path)
                 sizes[e.digest] = e.size
-        duplicates = tuple(sorted(
-            (DuplicateGroup(d, sizes[d], tuple(sorted(ps))) for d, ps in groups.items() if len(ps) > 1),
-            key=lambda g: (-g.reclaimable_bytes, g.paths),
-        ))
+        duplicates = tuple(
+            sorted(
+                (DuplicateGroup(d, sizes[d], tuple(sorted(ps))) for d, ps in groups.items() if len(ps) > 1),
+                key=lambda g: (-g.reclaimable_bytes, g.paths),
+            )
+        )
 
     attributions: list[Attribution | None] = [None] * len(image.layers)
     if instructions is not None:
@@ -212,14 +218,31 @@ def analyze_image(image: Image, *, top: int = 20, instructions: Sequence[Instruc
 
     layers = tuple(
         LayerReport(
-            index=layer.index, diff_id=layer.diff_id, digest=layer.digest, media_type=layer.media_type,
-            size_bytes=layer.size, compressed_size_bytes=layer.compressed_size, created_by=layer.created_by,
-            changes=sq.layers[layer.index], instruction=attributions[layer.index],
+            index=layer.index,
+            diff_id=layer.diff_id,
+            digest=layer.digest,
+            media_type=layer.media_type,
+            size_bytes=layer.size,
+            compressed_size_bytes=layer.compressed_size,
+            created_by=layer.created_by,
+            changes=sq.layers[layer.index],
+            instruction=attributions[layer.index],
         )
         for layer in image.layers
     )
-    return Analysis(image, sq, dive, layers, top_files, tuple(_top_dirs(files, top)), top_waste, categories,
-                    duplicates, dockerfile, top)
+    return Analysis(
+        image,
+        sq,
+        dive,
+        layers,
+        top_files,
+        tuple(_top_dirs(files, top)),
+        top_waste,
+        categories,
+        duplicates,
+        dockerfile,
+        top,
+    )
 
 
 __all__ = [

@@ -24,12 +24,28 @@ DEFAULTS: dict[str, str] = {
 }
 
 _UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "ki": 1024, "kib": 1024,
-    "m": 1000**2, "mb": 1000**2, "mi": 1024**2, "mib": 1024**2,
-    "g": 1000**3, "gb": 1000**3, "gi": 1024**3, "gib": 1024**3,
-    "t": 1000**4, "tb": 1000**4, "ti": 1024**4, "tib": 1024**4,
-    "p": 1000**5, "pb": 1000**5, "pi": 1024**5, "pib": 1024**5,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "ki": 1024,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gi": 1024**3,
+    "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "ti": 1024**4,
+    "tib": 1024**4,
+    "p": 1000**5,
+    "pb": 1000**5,
+    "pi": 1024**5,
+    "pib": 1024**5,
 }
 _BYTES = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*$")
 
@@ -94,15 +110,23 @@ def evaluate(analysis: Analysis, config: dict[str, str]) -> list[RuleResult]:
             continue
         if key == "lowestEfficiency":
             t = _ratio(key, value)
-            add(key, t > d.efficiency, f"image efficiency is too low (efficiency={d.efficiency:.4f} < threshold={value})")
+            add(
+                key,
+                t > d.efficiency,
+                f"image efficiency is too low (efficiency={d.efficiency:.4f} < threshold={value})",
+            )
         elif key == "highestWastedBytes":
             b = parse_bytes(value)
             add(key, d.wasted_bytes > b, f"too many bytes wasted (wasted-bytes={d.wasted_bytes} > threshold={b})")
         elif key == "highestUserWastedPercent":
             t = _ratio(key, value)
             pct = d.user_wasted_percent
-            add(key, not math.isnan(pct) and pct > t,
-                f"too many bytes wasted, relative to the user bytes added (%-user-wasted-bytes={pct:.4f} > threshold={value})")
+            add(
+                key,
+                not math.isnan(pct) and pct > t,
+                "too many bytes wasted, relative to the user bytes added "
+                f"(%-user-wasted-bytes={pct:.4f} > threshold={value})",
+            )
         elif key == "maxSize":
             b = parse_bytes(value)
             add(key, analysis.size_bytes > b, f"image is too large (size={analysis.size_bytes} > threshold={b})")

@@ -105,7 +105,7 @@ def _postorder(nodes: dict[str, tuple[int, bool]]) -> list[str]:
 
 def _strip(path: str) -> str:
     head, _, name = path.rpartition("/")
-    name = name[len(_WH):]
+    name = name[len(_WH) :]
     return f"{head}/{name}" if head else name
 
 
@@ -229,6 +229,5 @@ def dive_metrics(image: Image) -> DiveMetrics:
         user_pct = math.nan if wasted == 0 else math.inf
     else:
         user_pct = float(wasted) / float(user_size)
-    ineff = sorted((DiveInefficiency(p, emap[p][2], emap[p][0]) for p in inefficient),
-                   key=lambda d: d.cumulative_size)
+    ineff = sorted((DiveInefficiency(p, emap[p][2], emap[p][0]) for p in inefficient), key=lambda d: d.cumulative_size)
     return DiveMetrics(efficiency, wasted, user_pct, size_bytes, user_size, tuple(ineff))

@@ -18,8 +18,25 @@ from ..model import HistoryEntry
 _SPACE = re.compile(r"\s+")
 _ARGS_PREFIX = re.compile(r"^\|\d+(?:\s+\S+=\S*)*\s+")
 _SHELL = re.compile(r"^(?:/bin/(?:ba)?sh|sh|bash)\s+-c\s+")
-KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR", "ENV", "CMD", "ENTRYPOINT", "USER", "EXPOSE", "LABEL",
-            "ARG", "VOLUME", "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER")
+KEYWORDS = (
+    "RUN",
+    "COPY",
+    "ADD",
+    "WORKDIR",
+    "ENV",
+    "CMD",
+    "ENTRYPOINT",
+    "USER",
+    "EXPOSE",
+    "LABEL",
+    "ARG",
+    "VOLUME",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+    "ONBUILD",
+    "MAINTAINER",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,7 @@ def squash(image: Image) -> Squash:
         slots = st.slots
         for e in entries:
             k = e.kind
-            if k == WHITEOUT or k == OPAQUE:
+            if k in (WHITEOUT, OPAQUE):
                 continue
             path = e.path
             old = slots.get(path)
@@ -222,8 +222,13 @@ def squash(image: Image) -> Squash:
             if cur is None or link_path < cur[0]:
                 promoted[id(target)] = (link_path, target)
     for link_path, target in promoted.values():
-        final[link_path] = FinalEntry(link_path, target.layer, replace(
-            final[link_path].entry, kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None))
+        final[link_path] = FinalEntry(
+            link_path,
+            target.layer,
+            replace(
+                final[link_path].entry, kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None
+            ),
+        )
     final_bytes = sum(f.entry.size for f in final.values())
     per_layer = [0] * n
     for w in st.waste:

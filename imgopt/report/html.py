@@ -17,11 +17,17 @@ def _rows(rows: list[tuple[str, ...]]) -> str:
 
 def analysis_html(a: Analysis) -> str:
     d = a.dive
-    head = (f"<b>{escape(a.image.ref)}</b> ({escape(a.image.platform)}, {len(a.image.layers)} layers): "
-            f"{human(a.size_bytes)} shipped, {human(a.final_size_bytes)} final, "
-            f"<b>{human(a.reclaimable_bytes)} reclaimable</b>; dive efficiency {100 * d.efficiency:.2f} %")
-    layers = _rows([(str(lr.index), human(lr.size_bytes), human(lr.reclaimable_bytes),
-                     (lr.created_by[:100] or "-")) for lr in a.layers])
+    head = (
+        f"<b>{escape(a.image.ref)}</b> ({escape(a.image.platform)}, {len(a.image.layers)} layers): "
+        f"{human(a.size_bytes)} shipped, {human(a.final_size_bytes)} final, "
+        f"<b>{human(a.reclaimable_bytes)} reclaimable</b>; dive efficiency {100 * d.efficiency:.2f} %"
+    )
+    layers = _rows(
+        [
+            (str(lr.index), human(lr.size_bytes), human(lr.reclaimable_bytes), (lr.created_by[:100] or "-"))
+            for lr in a.layers
+        ]
+    )
     files = _rows([("/" + p.path, human(p.bytes), str(p.layer)) for p in a.top_files[:10]])
     return (
         f"<div class='imgopt-analysis'><p>{head}</p>"

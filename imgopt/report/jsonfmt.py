@@ -50,21 +50,23 @@ def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dic
                 "keyword": i.keyword if i else None,
                 "text": i.text if i else None,
             }
-        layers.append({
-            "index": lr.index,
-            "diff_id": lr.diff_id,
-            "digest": lr.digest,
-            "media_type": lr.media_type,
-            "size_bytes": lr.size_bytes,
-            "compressed_size_bytes": lr.compressed_size_bytes,
-            "created_by": lr.created_by,
-            "reclaimable_bytes": lr.reclaimable_bytes,
-            "hidden_bytes": c.hidden_bytes,
-            "added": {"files": c.added_files, "bytes": c.added_bytes},
-            "modified": {"files": c.modified_files, "bytes": c.modified_bytes},
-            "deleted": {"files": c.deleted_files, "bytes": c.deleted_bytes},
-            "instruction": ins,
-        })
+        layers.append(
+            {
+                "index": lr.index,
+                "diff_id": lr.diff_id,
+                "digest": lr.digest,
+                "media_type": lr.media_type,
+                "size_bytes": lr.size_bytes,
+                "compressed_size_bytes": lr.compressed_size_bytes,
+                "created_by": lr.created_by,
+                "reclaimable_bytes": lr.reclaimable_bytes,
+                "hidden_bytes": c.hidden_bytes,
+                "added": {"files": c.added_files, "bytes": c.added_bytes},
+                "modified": {"files": c.modified_files, "bytes": c.modified_bytes},
+                "deleted": {"files": c.deleted_files, "bytes": c.deleted_bytes},
+                "instruction": ins,
+            }
+        )
     d = a.dive
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -97,19 +99,30 @@ def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dic
         "waste": {
             "by_cause": a.waste_by_cause,
             "by_category": [
-                {"name": c.name, "description": c.description, "final_bytes": c.final_bytes,
-                 "final_files": c.final_files, "wasted_bytes": c.wasted_bytes}
+                {
+                    "name": c.name,
+                    "description": c.description,
+                    "final_bytes": c.final_bytes,
+                    "final_files": c.final_files,
+                    "wasted_bytes": c.wasted_bytes,
+                }
                 for c in a.categories
             ],
             "top_paths": _paths(a.top_waste),
         },
         "top_files": _paths(a.top_files, with_layer=True),
         "top_dirs": _paths(a.top_dirs, with_files=True),
-        "duplicates": None if a.duplicates is None else {
+        "duplicates": None
+        if a.duplicates is None
+        else {
             "reclaimable_bytes": a.duplicate_bytes,
             "groups": [
-                {"digest": g.digest, "size_bytes": g.size, "paths": ["/" + p for p in g.paths],
-                 "reclaimable_bytes": g.reclaimable_bytes}
+                {
+                    "digest": g.digest,
+                    "size_bytes": g.size,
+                    "paths": ["/" + p for p in g.paths],
+                    "reclaimable_bytes": g.reclaimable_bytes,
+                }
                 for g in a.duplicates
             ],
         },
@@ -128,8 +141,9 @@ def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dic
     if ci is not None:
         out["ci"] = {
             "passed": all(r.status != "fail" for r in ci),
-            "rules": [{"rule": r.key, "configured": r.configured, "status": r.status, "message": r.message}
-                      for r in ci],
+            "rules": [
+                {"rule": r.key, "configured": r.configured, "status": r.status, "message": r.message} for r in ci
+            ],
         }
     return out
 

@@ -45,11 +45,18 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
         ("platform", img.platform),
         ("layers", str(len(img.layers))),
         ("size (uncompressed)", f"{human(a.size_bytes)} ({a.size_bytes:,} B)"),
-        ("size (compressed)", human(a.compressed_size_bytes) if a.compressed_size_bytes is not None
-         else "unknown (layers stored uncompressed)"),
+        (
+            "size (compressed)",
+            human(a.compressed_size_bytes)
+            if a.compressed_size_bytes is not None
+            else "unknown (layers stored uncompressed)",
+        ),
         ("final filesystem", f"{human(a.final_size_bytes)} ({a.final_size_bytes:,} B)"),
-        ("reclaimable", f"{human(a.reclaimable_bytes)} ({a.reclaimable_bytes:,} B, "
-                        f"{_pct(a.reclaimable_bytes, a.size_bytes)} of the image)"),
+        (
+            "reclaimable",
+            f"{human(a.reclaimable_bytes)} ({a.reclaimable_bytes:,} B, "
+            f"{_pct(a.reclaimable_bytes, a.size_bytes)} of the image)",
+        ),
         ("dive efficiency", f"{100 * d.efficiency:.4f} %"),
         ("dive wasted bytes", f"{d.wasted_bytes:,} B ({human(d.wasted_bytes)})"),
         ("dive user wasted", "NaN" if math.isnan(pct) else f"{100 * pct:.4f} %"),
@@ -58,44 +65,98 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
         summary.append(("duplicate content", f"{human(a.duplicate_bytes)} in {len(a.duplicates)} groups"))
     out.append(_table(summary, ["Summary", ""]))
 
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for lr in a.layers:
         c = lr.changes
         if lr.instruction is not None:
             ins = lr.instruction.instruction
-            what = (f"L{ins.line}: {ins.keyword} {_short(ins.text, 60)}" if ins is not None
-                    else f"({lr.instruction.status}) {_short(lr.created_by, 50)}")
+            what = (
+                f"L{ins.line}: {ins.keyword} {_short(ins.text, 60)}"
+                if ins is not None
+                else f"({lr.instruction.status}) {_short(lr.created_by, 50)}"
+            )
         else:
             what = _short(lr.created_by or "(no history)")
-        rows.append((str(lr.index), human(lr.size_bytes), human(lr.compressed_size_bytes),
-                     human(lr.reclaimable_bytes), f"+{c.added_files}", f"~{c.modified_files}",
-                     f"-{c.deleted_files}", what))
-    out.append(_table(rows, ["#", "size", "compressed", "reclaimable", "added", "changed", "deleted", "command"],
-                      ["right", "right", "right", "right", "right", "right", "right", "left"]))
+        rows.append(
+            (
+                str(lr.index),
+                human(lr.size_bytes),
+                human(lr.compressed_size_bytes),
+                human(lr.reclaimable_bytes),
+                f"+{c.added_files}",
+                f"~{c.modified_files}",
+                f"-{c.deleted_files}",
+                what,
+            )
+        )
+    out.append(
+        _table(
+            rows,
+            ["#", "size", "compressed", "reclaimable", "added", "changed", "deleted", "command"],
+            ["right", "right", "right", "right", "right", "right", "right", "left"],
+        )
+    )
 
     causes = a.waste_by_cause
-    out.append(_table([(k, human(v), _pct(v, a.reclaimable_bytes)) for k, v in causes.items()],
-                      ["Reclaimable by cause", "bytes", "share"], ["left", "right", "right"]))
+    out.append(
+        _table(
+            [(k, human(v), _pct(v, a.reclaimable_bytes)) for k, v in causes.items()],
+            ["Reclaimable by cause", "bytes", "share"],
+            ["left", "right", "right"],
+        )
+    )
     if a.top_waste:
-        out.append(_table([("/" + p.path, human(p.bytes)) for p in a.top_waste],
-                          ["Largest reclaimable paths", "bytes"], ["left", "right"]))
+        out.append(
+            _table(
+                [("/" + p.path, human(p.bytes)) for p in a.top_waste],
+                ["Largest reclaimable paths", "bytes"],
+                ["left", "right"],
+            )
+        )
     cats = [c for c in a.categories if c.final_bytes or c.wasted_bytes]
     if cats:
-        out.append(_table([(c.name, human(c.final_bytes), str(c.final_files), human(c.wasted_bytes), c.description)
-                           for c in cats],
-                          ["Waste category", "in final image", "files", "shipped, deleted later", "what"],
-                          ["left", "right", "right", "right", "left"]))
-    out.append(_table([("/" + p.path, human(p.bytes), str(p.layer)) for p in a.top_files],
-                      ["Largest files", "bytes", "layer"], ["left", "right", "right"]))
-    out.append(_table([("/" + p.path, human(p.bytes), str(p.files)) for p in a.top_dirs],
-                      ["Largest directories", "bytes", "files"], ["left", "right", "right"]))
+        out.append(
+            _table(
+                [
+                    (c.name, human(c.final_bytes), str(c.final_files), human(c.wasted_bytes), c.description)
+                    for c in cats
+                ],
+                ["Waste category", "in final image", "files", "shipped, deleted later", "what"],
+                ["left", "right", "right", "right", "left"],
+            )
+        )
+    out.append(
+        _table(
+            [("/" + p.path, human(p.bytes), str(p.layer)) for p in a.top_files],
+            ["Largest files", "bytes", "layer"],
+            ["left", "right", "right"],
+        )
+    )
+    out.append(
+        _table(
+            [("/" + p.path, human(p.bytes), str(p.files)) for p in a.top_dirs],
+            ["Largest directories", "bytes", "files"],
+            ["left", "right", "right"],
+        )
+    )
     if a.duplicates:
-        out.append(_table([(human(g.size), str(len(g.paths)), human(g.reclaimable_bytes),
-                            _short(", ".join("/" + p for p in g.paths), 80)) for g in a.duplicates[: a.top]],
-                          ["Duplicate content", "copies", "reclaimable", "paths"],
-                          ["right", "right", "right", "left"]))
+        out.append(
+            _table(
+                [
+                    (
+                        human(g.size),
+                        str(len(g.paths)),
+                        human(g.reclaimable_bytes),
+                        _short(", ".join("/" + p for p in g.paths), 80),
+                    )
+                    for g in a.duplicates[: a.top]
+                ],
+                ["Duplicate content", "copies", "reclaimable", "paths"],
+                ["right", "right", "right", "left"],
+            )
+        )
     if ci is not None:
-        rows = [(r.status.upper(), r.key, r.configured, r.message) for r in ci]
+        ci_rows = [(r.status.upper(), r.key, r.configured, r.message) for r in ci]
         verdict = "FAIL" if any(r.status == "fail" for r in ci) else "PASS"
-        out.append(_table(rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}")
+        out.append(_table(ci_rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}")
     return "\n\n".join(out) + "\n"

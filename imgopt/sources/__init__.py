@@ -41,7 +41,7 @@ def _split_path(rest: str) -> tuple[str, str | None]:
     i = rest.find(":")
     while i > 0:
         if os.path.exists(rest[:i]):
-            return rest[:i], rest[i + 1:] or None
+            return rest[:i], rest[i + 1 :] or None
         i = rest.find(":", i + 1)
     return rest, None
 
@@ -59,8 +59,10 @@ def parse_ref(ref: str) -> ImageRef:
         path, tag = _split_path(rest)
         return ImageRef(transport, path, tag)
     if sep and transport in ("docker", "containers-storage", "dir"):
-        raise ReferenceError_(f"{ref!r}: the {transport}: transport is not supported yet "
-                              f"(use docker-archive:, oci:, oci-archive: or docker-daemon:)")
+        raise ReferenceError_(
+            f"{ref!r}: the {transport}: transport is not supported yet "
+            f"(use docker-archive:, oci:, oci-archive: or docker-daemon:)"
+        )
     path, tag = _split_path(ref)
     if os.path.isdir(path):
         return ImageRef("oci", path, tag)
@@ -71,8 +73,13 @@ def parse_ref(ref: str) -> ImageRef:
     return ImageRef("docker-daemon", ref)
 
 
-def load_image(ref: str | ImageRef, *, platform: str | None = None, hash_content: bool = False,
-               progress: Callable[[int], None] | None = None) -> Image:
+def load_image(
+    ref: str | ImageRef,
+    *,
+    platform: str | None = None,
+    hash_content: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Image:
     """Read an image from any supported source into the model."""
     r = parse_ref(ref) if isinstance(ref, str) else ref
     opts = Options(ref=str(r), source=r.transport, tag=r.tag, platform=platform, hash_content=hash_content)

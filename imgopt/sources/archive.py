@@ -168,8 +168,9 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
     while (h := outer.next()) is not None:
         name = normalize(h.name, opts.ref)
         if h.typeflag == b"2":
-            store.links[name] = normalize(posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)),
-                                          opts.ref)
+            store.links[name] = normalize(
+                posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)), opts.ref
+            )
             continue
         if h.kind != "file" or h.size == 0:
             continue
@@ -235,8 +236,16 @@ def _blob_name(digest: str) -> str:
 
 def host_platform() -> str:
     machine = _platform.machine().lower()
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-            "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x", "i686": "386"}.get(machine, machine)
+    arch = {
+        "x86_64": "amd64",
+        "amd64": "amd64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+        "armv7l": "arm/v7",
+        "ppc64le": "ppc64le",
+        "s390x": "s390x",
+        "i686": "386",
+    }.get(machine, machine)
     return f"linux/{arch}"
 
 
@@ -252,8 +261,9 @@ def _platform_matches(have: str, want: str) -> bool:
     return h == w or (w[1] == "arm64" and w[2] == "v8" and h == w[:2])
 
 
-def _select_from_index(store: BlobStore, index: dict[str, Any], opts: Options, depth: int = 0
-                       ) -> tuple[dict[str, Any], str | None]:
+def _select_from_index(
+    store: BlobStore, index: dict[str, Any], opts: Options, depth: int = 0
+) -> tuple[dict[str, Any], str | None]:
     """Pick one image manifest out of an index (recursing into nested indexes)."""
     if depth > 4:
         raise CorruptArchive("image indexes nest too deeply")
@@ -264,11 +274,14 @@ def _select_from_index(store: BlobStore, index: dict[str, Any], opts: Options, d
         tagged = [d for d in descs if _tag_matches(d.get("annotations") or {}, opts.tag)]
         if not tagged:
             tags = sorted({t for d in descs for t in _tags_of(d.get("annotations") or {})})
-            raise ImageNotFound(f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})")
+            raise ImageNotFound(
+                f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})"
+            )
         descs = tagged
     # attestation manifests (BuildKit provenance) are not images
-    descs = [d for d in descs
-             if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"]
+    descs = [
+        d for d in descs if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+    ]
     with_platform = [d for d in descs if isinstance(d.get("platform"), dict)]
     if len(descs) > 1 or (opts.platform and with_platform):
         want = opts.platform or host_platform()
@@ -323,11 +336,19 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
         raise CorruptArchive("manifest.json lists no images")
     entries = [m for m in manifest if isinstance(m, dict)]
     if opts.tag is not None:
-        chosen = [m for m in entries if any(t == opts.tag or t.endswith(":" + opts.tag) or t.split(":")[0] == opts.tag
-                                            for t in m.get("RepoTags") or [])]
+        chosen = [
+            m
+            for m in entries
+            if any(
+                t == opts.tag or t.endswith(":" + opts.tag) or t.split(":")[0] == opts.tag
+                for t in m.get("RepoTags") or []
+            )
+        ]
         if not chosen:
             tags = sorted(t for m in entries for t in m.get("RepoTags") or [])
-            raise ImageNotFound(f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})")
+            raise ImageNotFound(
+                f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})"
+            )
         entry = chosen[0]
     else:
         if len(entries) > 1:
@@ -346,8 +367,9 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
     manifest_digest = None
     if store.has("index.json"):
         try:
-            doc, manifest_digest = _select_from_index(store, _load(store, "index.json", "index"),
-                                                      Options(opts.ref, opts.source, None, opts.platform))
+            doc, manifest_digest = _select_from_index(
+                store, _load(store, "index.json", "index"), Options(opts.ref, opts.source, None, opts.platform)
+            )
             descriptors = [d for d in doc.get("layers") or [] if isinstance(d, dict)]
         except (CorruptArchive, ImageNotFound, PlatformNotFound, UnsupportedMediaType) as e:
             log.debug("ignoring the OCI index of a docker archive: %s", e)
@@ -361,7 +383,7 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
         desc = descriptors[i] if descriptors else {}
         digest = desc.get("digest")
         if digest is None and name.startswith("blobs/"):
-            digest = name[len("blobs/"):].replace("/", ":", 1)
+            digest = name[len("blobs/") :].replace("/", ":", 1)
         layers.append((blob, desc.get("mediaType", DOCKER_ARCHIVE_LAYER), digest))
     return _build_image(raw_config, layers, opts, tuple(entry.get("RepoTags") or ()), manifest_digest)
 
@@ -402,8 +424,13 @@ def _strs(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _build_image(raw_config: bytes, layers: list[tuple[Blob, str, str | None]], opts: Options,
-                 repo_tags: tuple[str, ...], manifest_digest: str | None) -> Image:
+def _build_image(
+    raw_config: bytes,
+    layers: list[tuple[Blob, str, str | None]],
+    opts: Options,
+    repo_tags: tuple[str, ...],
+    manifest_digest: str | None,
+) -> Image:
     try:
         cfg = json.loads(raw_config)
     except (ValueError, UnicodeDecodeError) as e:
@@ -443,20 +470,31 @@ def _build_image(raw_config: bytes, layers: list[tuple[Blob, str, str | None]], 
     layer_history = iter([h for h in history if not h.empty_layer])
     out = []
     for i, (blob, media, digest) in enumerate(layers):
-        out.append(Layer(
-            index=i,
-            diff_id=str(diff_ids[i]),
-            digest=digest,
-            media_type=media,
-            size=blob.layer.size,
-            tar_size=blob.layer.tar_size,
-            compressed_size=blob.stored_size if blob.compression != "none" else None,
-            entries=blob.layer.entries,
-            history=next(layer_history, None),
-        ))
+        out.append(
+            Layer(
+                index=i,
+                diff_id=str(diff_ids[i]),
+                digest=digest,
+                media_type=media,
+                size=blob.layer.size,
+                tar_size=blob.layer.tar_size,
+                compressed_size=blob.stored_size if blob.compression != "none" else None,
+                entries=blob.layer.entries,
+                history=next(layer_history, None),
+            )
+        )
     return Image(
-        ref=opts.ref, source=opts.source, id=image_id, os=os_, architecture=arch,
-        variant=variant if isinstance(variant, str) else None, created=cfg.get("created"),
-        repo_tags=repo_tags, config=config, history=history, layers=tuple(out),
-        manifest_digest=manifest_digest, hashed=opts.hash_content,
+        ref=opts.ref,
+        source=opts.source,
+        id=image_id,
+        os=os_,
+        architecture=arch,
+        variant=variant if isinstance(variant, str) else None,
+        created=cfg.get("created"),
+        repo_tags=repo_tags,
+        config=config,
+        history=history,
+        layers=tuple(out),
+        manifest_digest=manifest_digest,
+        hashed=opts.hash_content,
     )

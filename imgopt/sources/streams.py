@@ -27,8 +27,7 @@ class Source(Protocol):
 class FileSource:
     """A (seekable) binary file, optionally limited to ``length`` bytes from its current position."""
 
-    def __init__(self, f: BinaryIO, length: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, f: BinaryIO, length: int | None = None, progress: Callable[[int], None] | None = None) -> None:
         self._f = f
         self._left = length
         self._progress = progress
@@ -85,7 +84,7 @@ class IterSource:
                 if self._progress is not None:
                     self._progress(len(self._buf))
                 continue
-            piece = self._buf[self._pos:self._pos + want]
+            piece = self._buf[self._pos : self._pos + want]
             self._pos += len(piece)
             want -= len(piece)
             out.append(piece)
@@ -170,7 +169,7 @@ class _Decompressing:
                     break
                 self._buf, self._pos = more, 0
                 continue
-            piece = self._buf[self._pos:self._pos + want]
+            piece = self._buf[self._pos : self._pos + want]
             self._pos += len(piece)
             want -= len(piece)
             parts.append(piece)
@@ -234,7 +233,7 @@ class ZstdSource(_Decompressing):
             def read(self, n: int = -1) -> bytes:
                 return src.read(n if n > 0 else CHUNK)
 
-        self._reader = zstandard.ZstdDecompressor().stream_reader(_Raw(), read_across_frames=True)
+        self._reader = zstandard.ZstdDecompressor().stream_reader(_Raw(), read_across_frames=True)  # type: ignore[arg-type]
 
     def _more(self) -> bytes | None:
         try:

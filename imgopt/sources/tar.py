@@ -30,17 +30,24 @@ BLOCK = 512
 _ZERO = bytes(BLOCK)
 _HEADER_ONLY = (b"1", b"2", b"3", b"4", b"5", b"6")
 _KINDS = {
-    b"0": FILE, b"\0": FILE, b"7": FILE,
-    b"5": DIR, b"2": SYMLINK, b"1": HARDLINK,
-    b"3": OTHER, b"4": OTHER, b"6": OTHER,
+    b"0": FILE,
+    b"\0": FILE,
+    b"7": FILE,
+    b"5": DIR,
+    b"2": SYMLINK,
+    b"1": HARDLINK,
+    b"3": OTHER,
+    b"4": OTHER,
+    b"6": OTHER,
 }
 
 
 class TarHeader:
     __slots__ = ("name", "kind", "size", "mode", "uid", "gid", "mtime", "linkname", "typeflag")
 
-    def __init__(self, name: str, kind: str, size: int, mode: int, uid: int, gid: int, mtime: int,
-                 linkname: str, typeflag: bytes) -> None:
+    def __init__(
+        self, name: str, kind: str, size: int, mode: int, uid: int, gid: int, mtime: int, linkname: str, typeflag: bytes
+    ) -> None:
         self.name = name
         self.kind = kind
         self.size = size
@@ -82,7 +89,7 @@ def _parse_pax(data: bytes, what: str) -> dict[str, str]:
             raise CorruptArchive(f"{what}: bad PAX header") from e
         if length <= 0:
             raise CorruptArchive(f"{what}: bad PAX header")
-        record = data[sp + 1:pos + length - 1]
+        record = data[sp + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
         out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
@@ -235,7 +242,7 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False) -> Parsed
                 continue  # other AUFS metadata (.wh..wh.plnk, ...): not part of the filesystem
             else:
                 kind = WHITEOUT
-                path = posixpath.join(parent, base[len(WHITEOUT_PREFIX):]) if parent else base[4:]
+                path = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]) if parent else base[4:]
         elif not path:
             continue  # the root directory itself
         linkname = h.linkname or None

@@ -20,7 +20,7 @@ hardlink to it are gone. Hence, exactly: ``sum(layer sizes) - final_bytes == rec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..model import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, FileEntry, Image
 
@@ -225,8 +225,8 @@ def squash(image: Image) -> Squash:
         final[link_path] = FinalEntry(
             link_path,
             target.layer,
-            replace(
-                final[link_path].entry, kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None
+            final[link_path].entry._replace(
+                kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None
             ),
         )
     final_bytes = sum(f.entry.size for f in final.values())

@@ -149,11 +149,10 @@ class DirectoryStore(BlobStore):
 
 
 def _parse_blob(src: Source, stored_size: int, name: str, hash_content: bool) -> Blob:
-    head = src.read(512)
-    kind, stream = decoded(head, src, name)
+    kind, stream, head = decoded(src.read(512), src, name)
     if kind not in ("tar", "gzip", "zstd"):
         raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
-    layer = parse_layer(stream, name, hash_content=hash_content)
+    layer = parse_layer(stream, name, hash_content=hash_content, head=head)
     return Blob(layer, stored_size, "none" if kind == "tar" else kind)
 
 
@@ -180,14 +179,14 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
                 raise CorruptArchive(f"{name} is implausibly large ({h.size} bytes)")
             store.docs[name] = data.read(h.size)
             continue
-        head = data.read(512)
-        kind, stream = decoded(head, data, name)
+        first = data.read(512)
+        kind, stream, head = decoded(first, data, name)
         if kind in ("tar", "gzip", "zstd"):
             # whatever follows the tar end marker inside the blob is skipped by the next next()
-            layer = parse_layer(stream, name, hash_content=opts.hash_content)
+            layer = parse_layer(stream, name, hash_content=opts.hash_content, head=head)
             store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind)
         elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
-            store.docs[name] = head + data.read(h.size - len(head))
+            store.docs[name] = first + data.read(h.size - len(first))
     return assemble(store, opts)
 
 
@@ -201,7 +200,8 @@ def read_tar_file(path: str, opts: Options, progress: Callable[[int], None] | No
     except OSError as e:
         raise ImageNotFound(f"cannot open {path}: {e.strerror}") from e
     with f:
-        return read_tar_archive(FileSource(f, None, progress), opts)
+        size = os.fstat(f.fileno()).st_size
+        return read_tar_archive(FileSource(f, size, progress), opts)
 
 
 def read_oci_dir(path: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:

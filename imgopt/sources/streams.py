@@ -282,12 +282,14 @@ def _tar_checksum_ok(block: bytes) -> bool:
     return want == sum(block) - sum(block[148:156]) + 256
 
 
-def decoded(head: bytes, src: Source, what: str) -> tuple[str, Source]:
-    """Wrap a source whose first bytes are ``head`` (already read) in the right decoder."""
+def decoded(head: bytes, src: Source, what: str) -> tuple[str, Source, bytes]:
+    """Pick the decoder for a source whose first bytes ``head`` were already read.
+
+    Returns (kind, stream, head still to be consumed before ``stream``): compressed streams get
+    the head folded into their input; a plain tar keeps it for the tar reader."""
     kind = sniff(head)
-    rest = PrefixedSource(head, src)
     if kind == "gzip":
-        return "gzip", GzipSource(rest, what)
+        return kind, GzipSource(PrefixedSource(head, src), what), b""
     if kind == "zstd":
-        return "zstd", ZstdSource(rest, what)
-    return kind, rest
+        return kind, ZstdSource(PrefixedSource(head, src), what), b""
+    return kind, src, head

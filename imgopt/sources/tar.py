@@ -29,6 +29,7 @@ from .streams import LimitedSource, Source
 BLOCK = 512
 _ZERO = bytes(BLOCK)
 _HEADER_ONLY = (b"1", b"2", b"3", b"4", b"5", b"6")
+_META = (b"x", b"g", b"L", b"K")
 _KINDS = {
     b"0": FILE,
     b"\0": FILE,
@@ -60,14 +61,16 @@ class TarHeader:
 
 
 def _num(field: bytes, what: str) -> int:
-    if field and field[0] & 0x80:  # GNU base-256
+    if field[:1] >= b"\x80":  # GNU base-256
         n = int.from_bytes(field[1:], "big")
         return -n if field[0] & 0x40 else n
-    s = field.split(b"\0", 1)[0].strip()
-    if not s:
-        return 0
     try:
-        return int(s, 8)
+        return int(field.rstrip(b"\0 ") or b"0", 8)
+    except ValueError:
+        pass
+    s = field.split(b"\0", 1)[0].strip()  # a NUL inside the field ends the number
+    try:
+        return int(s or b"0", 8)
     except ValueError as e:
         raise CorruptArchive(f"{what}: bad number {s!r} in a tar header") from e
 
@@ -97,54 +100,80 @@ def _parse_pax(data: bytes, what: str) -> dict[str, str]:
 
 
 class TarReader:
-    """Iterates headers; the current member's data is readable through :meth:`data` until ``next()``."""
+    """Iterates headers; the current member's data is readable through :meth:`data` until ``next()``.
 
-    def __init__(self, src: Source, what: str) -> None:
+    ``head`` holds bytes already read from ``src`` (the sniffed first block), so no wrapper is
+    needed around the source on the hot path."""
+
+    def __init__(self, src: Source, what: str, head: bytes = b"") -> None:
         self._src = src
         self._what = what
-        self._member: LimitedSource | None = None
+        self._head = head
+        self._left = 0  # unread data bytes of the current member
         self._pad = 0
+        self._member: LimitedSource | None = None
         self.offset = 0  # bytes of the tar stream consumed so far
 
-    def _read_block(self) -> bytes:
-        buf = self._src.read(BLOCK)
-        self.offset += len(buf)
-        return buf
+    def _read(self, n: int) -> bytes:
+        head = self._head
+        if head:
+            if len(head) >= n:
+                self._head = head[n:]
+                return head[:n]
+            self._head = b""
+            return head + self._src.read(n - len(head))
+        return self._src.read(n)
 
-    def _finish_member(self) -> None:
-        m = self._member
-        if m is not None:
-            left = m.left
-            if left:
-                m.skip(left)
-                self.offset += left
-            if self._pad:
-                got = self._src.skip(self._pad)
-                self.offset += got
-            self._member = None
+    def _skip(self, n: int) -> int:
+        head = self._head
+        if head:
+            k = min(n, len(head))
+            self._head = head[k:]
+            return k + (self._src.skip(n - k) if n > k else 0)
+        return self._src.skip(n)
 
     def data(self) -> LimitedSource:
+        """The current member's data (valid until the next ``next()``)."""
         if self._member is None:
-            raise RuntimeError("no current member")
+            self._member = LimitedSource(self, self._left)
         return self._member
 
+    # Source protocol, so that data() can read through the head buffer
+    def read(self, n: int) -> bytes:
+        return self._read(n)
+
+    def skip(self, n: int) -> int:
+        return self._skip(n)
+
     def _read_exact(self, n: int) -> bytes:
-        data = self._src.read(n)
+        data = self._read(n)
         self.offset += len(data)
         if len(data) < n:
             raise CorruptArchive(f"{self._what}: tar is truncated")
         pad = -n % BLOCK
         if pad:
-            self.offset += self._src.skip(pad)
+            self.offset += self._skip(pad)
         return data
 
     def next(self) -> TarHeader | None:
-        self._finish_member()
-        pax: dict[str, str] = {}
+        m = self._member
+        left = m.left if m is not None else self._left
+        self._member = None
+        rest = left + self._pad
+        if rest:
+            got = self._skip(rest)
+            self.offset += got
+            if got < left:
+                raise CorruptArchive(f"{self._what}: tar is truncated (a member's data ends early)")
+        consumed = self._left - left  # read through data()
+        self.offset += consumed
+        self._left = self._pad = 0
+        pax: dict[str, str] | None = None
         longname: str | None = None
         longlink: str | None = None
         while True:
-            buf = self._read_block()
+            buf = self._read(BLOCK)
+            self.offset += len(buf)
             if not buf:
                 return None  # no end-of-archive marker; accepted as Go's archive/tar does
             if len(buf) < BLOCK:
@@ -152,16 +181,16 @@ class TarReader:
             if buf == _ZERO:
                 return None
             chk = buf[148:156]
-            want = _num(chk, self._what)
-            if want != sum(buf) - sum(chk) + 256:
+            if _num(chk, self._what) != sum(buf) - sum(chk) + 256:
                 raise CorruptArchive(f"{self._what}: tar header checksum mismatch at byte {self.offset - BLOCK}")
             typeflag = buf[156:157]
             size = _num(buf[124:136], self._what)
             if size < 0:
                 raise CorruptArchive(f"{self._what}: negative size in a tar header")
-            if typeflag in (b"x", b"g", b"L", b"K"):
+            if typeflag in _META:
                 payload = self._read_exact(size)
                 if typeflag == b"x":
+                    pax = pax or {}
                     pax.update(_parse_pax(payload, self._what))
                 elif typeflag == b"L":
                     longname = _text(payload)
@@ -170,10 +199,10 @@ class TarReader:
                 continue
             name = _text(buf[0:100])
             if buf[257:263] == b"ustar\x00":  # POSIX: prefix field
-                prefix = _text(buf[345:500])
-                if prefix:
-                    name = prefix + "/" + name
-            linkname = _text(buf[157:257])
+                prefix = buf[345:500]
+                if prefix[0]:
+                    name = _text(prefix) + "/" + name
+            linkname = _text(buf[157:257]) if buf[157] else ""
             if longname is not None:
                 name = longname
             if longlink is not None:
@@ -197,7 +226,7 @@ class TarReader:
                 kind = DIR  # pre-POSIX tars mark directories by a trailing slash
             # header-only types carry no data whatever their size field says (as Go's archive/tar)
             data_size = 0 if typeflag in _HEADER_ONLY else size
-            self._member = LimitedSource(self._src, data_size)
+            self._left = data_size
             self._pad = -data_size % BLOCK
             return TarHeader(name, kind, size, mode, uid, gid, mtime, linkname, typeflag)
 
@@ -224,9 +253,9 @@ class ParsedLayer:
     tar_size: int  # uncompressed tar stream bytes
 
 
-def parse_layer(src: Source, what: str, *, hash_content: bool = False) -> ParsedLayer:
+def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: bytes = b"") -> ParsedLayer:
     """Read a whole layer tar stream into entries, in tar order."""
-    reader = TarReader(src, what)
+    reader = TarReader(src, what, head)
     entries: list[FileEntry] = []
     append = entries.append
     total = 0

@@ -156,8 +156,8 @@ def analyze_image(
     image: Image, *, top: int = 20, instructions: Sequence[Instruction] | None = None, dockerfile: str | None = None
 ) -> Analysis:
     """Analyze a loaded image. ``instructions`` (from a Dockerfile) enables layer attribution."""
+    dive = dive_metrics(image)  # first: its working set is freed before the squash state is built
     sq = squash(image)
-    dive = dive_metrics(image)
 
     files: list[tuple[str, int]] = []
     cat_bytes: dict[str, int] = defaultdict(int)

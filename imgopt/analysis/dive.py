@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model import DIR, Image, Layer
+from ..model import DIR, WHITEOUT, Image, Layer
 
 _DOUBLE_WH = ".wh..wh.."
 _WH = ".wh."
@@ -145,6 +145,14 @@ class _Stack:
             parent.discard(path)
 
     def stack(self, upper: dict[str, tuple[int, bool]]) -> None:
+        if not any(p.rpartition("/")[2].startswith(_WH) for p in upper):
+            # only additions: every node of upper gets upper's payload, in any order
+            nodes, kids = self.nodes, self.kids
+            for p, payload in upper.items():
+                if p not in nodes:
+                    kids.setdefault(p.rpartition("/")[0], set()).add(p)
+                nodes[p] = payload
+            return
         for p in _postorder(upper):
             if p.rpartition("/")[2].startswith(_WH):
                 self._remove(_strip(p))
@@ -163,29 +171,24 @@ class _Stack:
 
 def dive_metrics(image: Image) -> DiveMetrics:
     layers = image.layers
-    trees = [_layer_nodes(layer) for layer in layers]
-    # path -> [cumulative, minimum, count]
-    emap: dict[str, list[int]] = {}
+    # the stack of lower layers is only needed below the last layer holding a whiteout
+    last_wh = max((i for i, layer in enumerate(layers) if any(e.kind == WHITEOUT for e in layer.entries)), default=-1)
+    # path -> size (seen once) or [cumulative, minimum, count]
+    emap: dict[str, int | list[int]] = {}
     inefficient: list[str] = []
-    stacked: _Stack | None = None
-    stacked_upto = -1  # stacked holds trees[0..stacked_upto]
+    stacked: _Stack | None = None  # StackTreeRange(trees, 0, idx - 1): copy(tree 0), then trees 0..idx-1 stacked
 
-    for idx, nodes in enumerate(trees):
+    for idx, layer in enumerate(layers):
+        nodes = _layer_nodes(layer)  # one layer's tree at a time: memory stays flat
+        if idx == 0 and last_wh > 0:
+            stacked = _Stack(nodes)
         parents = {p.rpartition("/")[0] for p in nodes}
         leaves = [p for p in nodes if p not in parents]
         whiteouts = [p for p in leaves if p.rpartition("/")[2].startswith(_WH)]
         wh_sizes: dict[str, int | None] = {}
         if whiteouts:
-            if stacked is None:
-                stacked = _Stack(trees[0])
-            while stacked_upto < idx - 1:
-                stacked_upto += 1
-                stacked.stack(trees[stacked_upto])
-            if idx == 0:
-                stacked_upto = -1  # StackTreeRange(trees, 0, -1) is a bare copy of tree 0
-                probe = _Stack(trees[0])
-            else:
-                probe = stacked
+            probe = _Stack(nodes) if idx == 0 else stacked  # for layer 0: a bare copy of tree 0
+            assert probe is not None
             for p in whiteouts:
                 target = _strip(p)
                 if target not in probe.nodes:
@@ -193,8 +196,6 @@ def dive_metrics(image: Image) -> DiveMetrics:
                 else:
                     size, is_dir = probe.nodes[target]
                     wh_sizes[p] = probe.subtree_size(target) if is_dir else 0
-            if idx == 0:
-                stacked = None
             if any(v is None for v in wh_sizes.values()):
                 # the visit aborts at the first failing whiteout, in dive's visiting order
                 order = [p for p in _postorder(nodes) if p not in parents]
@@ -203,31 +204,47 @@ def dive_metrics(image: Image) -> DiveMetrics:
                 leaves = order[:cut]
                 key = _strip(failed)
                 if key not in emap:
-                    emap[key] = [0, -1, 0]
+                    emap[key] = [0, -1, 0]  # created before the failing visit: minimum stays -1
         for p in leaves:
-            size_or_none = wh_sizes.get(p, 0) if p in wh_sizes else nodes[p][0]
-            size = size_or_none or 0
-            key = _strip(p) if p in wh_sizes else p
+            if p in wh_sizes:
+                size = wh_sizes[p] or 0
+                key = _strip(p)
+            else:
+                size = nodes[p][0]
+                key = p
+            # a path seen once holds its size (an int); from the second time on [sum, min, count]
             data = emap.get(key)
             if data is None:
-                emap[key] = [size, size, 1]
-                continue
-            data[0] += size
-            if data[1] < 0 or size < data[1]:
-                data[1] = size
-            data[2] += 1
-            if data[2] == 2:
+                emap[key] = size
+            elif isinstance(data, int):
+                emap[key] = [data + size, min(data, size), 2]
                 inefficient.append(key)
+            else:
+                data[0] += size
+                if data[1] < 0 or size < data[1]:
+                    data[1] = size
+                data[2] += 1
+                if data[2] == 2:
+                    inefficient.append(key)
+        if stacked is not None and idx < last_wh:
+            stacked.stack(nodes)
 
-    minimum = sum(v[1] for v in emap.values())
-    discovered = sum(v[0] for v in emap.values())
+    minimum = discovered = 0
+    for v in emap.values():
+        if isinstance(v, int):
+            minimum += v
+            discovered += v
+        else:
+            minimum += v[1]
+            discovered += v[0]
     efficiency = 1.0 if discovered == 0 else float(minimum) / float(discovered)
     size_bytes = sum(layer.size for layer in layers)
     user_size = sum(layer.size for layer in layers[1:])
-    wasted = sum(emap[p][0] for p in inefficient)
+    stats: dict[str, list[int]] = {p: v for p in inefficient if isinstance(v := emap[p], list)}
+    wasted = sum(v[0] for v in stats.values())
     if user_size == 0:
         user_pct = math.nan if wasted == 0 else math.inf
     else:
         user_pct = float(wasted) / float(user_size)
-    ineff = sorted((DiveInefficiency(p, emap[p][2], emap[p][0]) for p in inefficient), key=lambda d: d.cumulative_size)
+    ineff = sorted((DiveInefficiency(p, v[2], v[0]) for p, v in stats.items()), key=lambda d: d.cumulative_size)
     return DiveMetrics(efficiency, wasted, user_pct, size_bytes, user_size, tuple(ineff))

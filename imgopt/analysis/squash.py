@@ -19,8 +19,8 @@ hardlink to it are gone. Hence, exactly: ``sum(layer sizes) - final_bytes == rec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..model import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, FileEntry, Image
 
@@ -54,8 +54,7 @@ class LayerChanges:
     hidden_bytes: int  # bytes of lower layers this layer made unreachable (by any cause)
 
 
-@dataclass(frozen=True, slots=True)
-class FinalEntry:
+class FinalEntry(NamedTuple):
     path: str
     layer: int
     entry: FileEntry
@@ -73,83 +72,102 @@ class Squash:
         return sum(w.bytes for w in self.waste)
 
 
-class _Slot:
-    """One entry living in the filesystem state."""
-
-    __slots__ = ("layer", "entry", "links", "dead_cause", "dead_by")
-
-    def __init__(self, layer: int, entry: FileEntry) -> None:
-        self.layer = layer
-        self.entry = entry
-        self.links = 0  # live hardlinks pointing at this content
-        self.dead_cause: str | None = None  # set when the path is gone but links keep the content
-        self.dead_by = -1
-
-
 class _State:
+    """The filesystem while layers are applied: path -> the FinalEntry that provides it.
+
+    Hardlink bookkeeping lives in side tables keyed by ``id()`` of live FinalEntry objects (each
+    is kept alive by ``slots`` or by ``link_target`` while its id is a key)."""
+
     def __init__(self, n_layers: int) -> None:
-        self.slots: dict[str, _Slot] = {}
-        self.children: dict[str, set[str]] = {}
-        self.link_target: dict[int, _Slot] = {}  # id(hardlink slot) -> content slot
+        self.slots: dict[str, FinalEntry] = {}
+        self.children: dict[str, list[str]] | None = None  # built on the first subtree removal
+        self.link_target: dict[int, FinalEntry] = {}  # id(hardlink slot) -> content slot
+        self.links: dict[int, int] = {}  # id(content slot) -> live hardlinks to it
+        self.dead: dict[int, tuple[str, int]] = {}  # id(content slot) -> (cause, by): gone, kept by links
         self.waste: list[WasteItem] = []
         self.hidden = [0] * n_layers
 
-    def _emit(self, slot: _Slot, path: str, cause: str, by: int) -> None:
+    def _emit(self, slot: FinalEntry, cause: str, by: int) -> None:
         size = slot.entry.size
         if size:
-            self.waste.append(WasteItem(slot.layer, path, size, cause, by))
+            self.waste.append(WasteItem(slot.layer, slot.path, size, cause, by))
             self.hidden[by] += size
 
-    def _kill(self, path: str, slot: _Slot, cause: str, by: int) -> None:
+    def kill(self, slot: FinalEntry, cause: str, by: int) -> None:
+        """``slot`` leaves the filesystem: its content is waste unless a hardlink keeps it."""
         if slot.entry.kind == HARDLINK:
             target = self.link_target.pop(id(slot), None)
             if target is not None:
-                target.links -= 1
-                if target.links == 0 and target.dead_cause is not None:
-                    self._emit(target, target.entry.path, target.dead_cause, by)
-            self._emit(slot, path, cause, by)  # a hardlink entry with its own data (rare)
+                tid = id(target)
+                left = self.links[tid] - 1
+                if left:
+                    self.links[tid] = left
+                else:
+                    del self.links[tid]
+                    gone = self.dead.pop(tid, None)
+                    if gone is not None:
+                        self._emit(target, gone[0], by)
+            self._emit(slot, cause, by)  # a hardlink entry with data of its own (rare)
             return
-        if slot.links > 0:
-            slot.dead_cause, slot.dead_by = cause, by  # content lives on through a hardlink
+        if id(slot) in self.links:
+            self.dead[id(slot)] = (cause, by)  # content lives on through a hardlink
             return
-        self._emit(slot, path, cause, by)
+        self._emit(slot, cause, by)
 
-    def add(self, path: str, layer: int, entry: FileEntry) -> _Slot:
-        slot = _Slot(layer, entry)
-        self.slots[path] = slot
-        parent = path.rpartition("/")[0]
-        kids = self.children.get(parent)
+    def link(self, link_slot: FinalEntry, linkname: str) -> None:
+        target = self.slots.get(linkname)
+        if target is None:
+            return
+        while target.entry.kind == HARDLINK and id(target) in self.link_target:
+            target = self.link_target[id(target)]
+        self.links[id(target)] = self.links.get(id(target), 0) + 1
+        self.link_target[id(link_slot)] = target
+
+    def _index(self) -> dict[str, list[str]]:
+        kids = self.children
         if kids is None:
-            self.children[parent] = {path}
-        else:
-            kids.add(path)
-        return slot
+            kids = self.children = {}
+            for p in self.slots:
+                kids.setdefault(p.rpartition("/")[0], []).append(p)
+        return kids
+
+    def add(self, path: str, slot: FinalEntry, new: bool) -> None:
+        self.slots[path] = slot
+        kids = self.children
+        if new and kids is not None:
+            parent = path.rpartition("/")[0]
+            siblings = kids.get(parent)
+            if siblings is None:
+                kids[parent] = [path]
+            else:
+                siblings.append(path)
 
     def remove(self, path: str, cause: str, by: int, *, subtree_only: bool = False) -> tuple[int, int]:
         """Remove ``path`` (unless subtree_only) and everything below it; returns (non-directory
         entries, bytes) removed."""
+        kids = self._index()
+        slots = self.slots
         count = size = 0
-        stack = list(self.children.pop(path, ()))
+        stack = kids.pop(path, [])
         while stack:
             p = stack.pop()
-            slot = self.slots.pop(p, None)
+            slot = slots.pop(p, None)
             if slot is not None:
                 count += slot.entry.kind != DIR
                 size += slot.entry.size
-                self._kill(p, slot, cause, by)
-            kids = self.children.pop(p, None)
-            if kids:
-                stack.extend(kids)
+                self.kill(slot, cause, by)
+            below = kids.pop(p, None)
+            if below:
+                stack.extend(below)
         if not subtree_only:
-            slot = self.slots.pop(path, None)
+            slot = slots.pop(path, None)
             if slot is not None:
                 count += slot.entry.kind != DIR
                 size += slot.entry.size
-                self._kill(path, slot, cause, by)
-                parent = path.rpartition("/")[0]
-                kids = self.children.get(parent)
-                if kids is not None:
-                    kids.discard(path)
+                self.kill(slot, cause, by)
+                siblings = kids.get(path.rpartition("/")[0])
+                if siblings is not None:
+                    siblings.remove(path)
         return count, size
 
 
@@ -195,40 +213,37 @@ def squash(image: Image) -> Squash:
                 if k != DIR:
                     mod_f += 1
                     mod_b += e.size
-                cause = METADATA_ONLY if _same_content(old.entry, e) else OVERWRITTEN
-                st._kill(path, old, cause, i)
+                st.kill(old, METADATA_ONLY if _same_content(old.entry, e) else OVERWRITTEN, i)
             elif k != DIR:
                 added_f += 1
                 added_b += e.size
-            slot = st.add(path, i, e)
+            slot = FinalEntry(path, i, e)
+            st.add(path, slot, old is None)
             if k == HARDLINK and e.linkname is not None:
-                target = slots.get(e.linkname)
-                if target is not None:
-                    while target.entry.kind == HARDLINK and id(target) in st.link_target:
-                        target = st.link_target[id(target)]
-                    target.links += 1
-                    st.link_target[id(slot)] = target
+                st.link(slot, e.linkname)
         changes.append((added_f, added_b, mod_f, mod_b, del_f, del_b))
 
-    final = {p: FinalEntry(p, s.layer, s.entry) for p, s in st.slots.items()}
+    final = st.slots
     # content whose own path is gone but a hardlink keeps: the (first) link becomes its regular
     # file, as in `docker export`
-    live_links = {id(s): p for p, s in st.slots.items() if s.entry.kind == HARDLINK}
-    promoted: dict[int, tuple[str, _Slot]] = {}
-    for link_id, target in st.link_target.items():
-        link_path = live_links.get(link_id)
-        if target.dead_cause is not None and link_path is not None:
-            cur = promoted.get(id(target))
-            if cur is None or link_path < cur[0]:
-                promoted[id(target)] = (link_path, target)
-    for link_path, target in promoted.values():
-        final[link_path] = FinalEntry(
-            link_path,
-            target.layer,
-            final[link_path].entry._replace(
-                kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None
-            ),
-        )
+    if st.dead:
+        promoted: dict[int, tuple[str, FinalEntry]] = {}
+        for p, slot in final.items():
+            if slot.entry.kind != HARDLINK:
+                continue
+            target = st.link_target.get(id(slot))
+            if target is not None and id(target) in st.dead:
+                cur = promoted.get(id(target))
+                if cur is None or p < cur[0]:
+                    promoted[id(target)] = (p, target)
+        for link_path, target in promoted.values():
+            final[link_path] = FinalEntry(
+                link_path,
+                target.layer,
+                final[link_path].entry._replace(
+                    kind=FILE, size=target.entry.size, digest=target.entry.digest, linkname=None
+                ),
+            )
     final_bytes = sum(f.entry.size for f in final.values())
     per_layer = [0] * n
     for w in st.waste:
@@ -237,8 +252,3 @@ def squash(image: Image) -> Squash:
         LayerChanges(i, *changes[i], reclaimable_bytes=per_layer[i], hidden_bytes=st.hidden[i]) for i in range(n)
     )
     return Squash(final, final_bytes, tuple(st.waste), layer_changes)
-
-
-def files_of(final: Iterable[FinalEntry]) -> list[FinalEntry]:
-    """Regular files of a final filesystem."""
-    return [f for f in final if f.entry.kind == FILE]

@@ -30,6 +30,8 @@ BLOCK = 512
 _ZERO = bytes(BLOCK)
 _HEADER_ONLY = (b"1", b"2", b"3", b"4", b"5", b"6")
 _META = (b"x", b"g", b"L", b"K")
+READAHEAD = 64 << 10  # bytes read ahead while members are small
+SMALL = 16 << 10
 _KINDS = {
     b"0": FILE,
     b"\0": FILE,
@@ -108,29 +110,34 @@ class TarReader:
     def __init__(self, src: Source, what: str, head: bytes = b"") -> None:
         self._src = src
         self._what = what
-        self._head = head
+        self._buf = head  # read ahead of the parser; starts with the sniffed first block
+        self._pos = 0
+        self._small = True  # was the last member small? then read ahead, else read just a header
         self._left = 0  # unread data bytes of the current member
         self._pad = 0
         self._member: LimitedSource | None = None
         self.offset = 0  # bytes of the tar stream consumed so far
 
     def _read(self, n: int) -> bytes:
-        head = self._head
-        if head:
-            if len(head) >= n:
-                self._head = head[n:]
-                return head[:n]
-            self._head = b""
-            return head + self._src.read(n - len(head))
-        return self._src.read(n)
+        pos = self._pos
+        end = pos + n
+        buf = self._buf
+        if end > len(buf):
+            want = n - (len(buf) - pos)
+            more = self._src.read(max(want, READAHEAD) if self._small else want)
+            buf = self._buf = buf[pos:] + more
+            pos, end = 0, n
+        out = buf[pos:end]
+        self._pos = pos + len(out)
+        return out
 
     def _skip(self, n: int) -> int:
-        head = self._head
-        if head:
-            k = min(n, len(head))
-            self._head = head[k:]
-            return k + (self._src.skip(n - k) if n > k else 0)
-        return self._src.skip(n)
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            self._pos += n
+            return n
+        self._buf, self._pos = b"", 0
+        return avail + self._src.skip(n - avail)
 
     def data(self) -> LimitedSource:
         """The current member's data (valid until the next ``next()``)."""
@@ -180,11 +187,15 @@ class TarReader:
                 raise CorruptArchive(f"{self._what}: tar is truncated (partial header)")
             if buf == _ZERO:
                 return None
-            chk = buf[148:156]
-            if _num(chk, self._what) != sum(buf) - sum(chk) + 256:
+            try:  # fast path: plain octal fields (the slow path handles base-256 and odd padding)
+                chk = int(buf[148:156].rstrip(b"\0 "), 8)
+                size = int(buf[124:136].rstrip(b"\0 "), 8)
+            except ValueError:
+                chk = _num(buf[148:156], self._what)
+                size = _num(buf[124:136], self._what)
+            if chk != sum(buf) - sum(buf[148:156]) + 256:
                 raise CorruptArchive(f"{self._what}: tar header checksum mismatch at byte {self.offset - BLOCK}")
             typeflag = buf[156:157]
-            size = _num(buf[124:136], self._what)
             if size < 0:
                 raise CorruptArchive(f"{self._what}: negative size in a tar header")
             if typeflag in _META:
@@ -207,10 +218,16 @@ class TarReader:
                 name = longname
             if longlink is not None:
                 linkname = longlink
-            mode = _num(buf[100:108], self._what)
-            uid = _num(buf[108:116], self._what)
-            gid = _num(buf[116:124], self._what)
-            mtime = _num(buf[136:148], self._what)
+            try:
+                mode = int(buf[100:108].rstrip(b"\0 "), 8)
+                uid = int(buf[108:116].rstrip(b"\0 "), 8)
+                gid = int(buf[116:124].rstrip(b"\0 "), 8)
+                mtime = int(buf[136:148].rstrip(b"\0 "), 8)
+            except ValueError:
+                mode = _num(buf[100:108], self._what)
+                uid = _num(buf[108:116], self._what)
+                gid = _num(buf[116:124], self._what)
+                mtime = _num(buf[136:148], self._what)
             if pax:
                 name = pax.get("path", name)
                 linkname = pax.get("linkpath", linkname)
@@ -228,6 +245,7 @@ class TarReader:
             data_size = 0 if typeflag in _HEADER_ONLY else size
             self._left = data_size
             self._pad = -data_size % BLOCK
+            self._small = data_size < SMALL
             return TarHeader(name, kind, size, mode, uid, gid, mtime, linkname, typeflag)
 
 
@@ -256,6 +274,8 @@ class ParsedLayer:
 def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: bytes = b"") -> ParsedLayer:
     """Read a whole layer tar stream into entries, in tar order."""
     reader = TarReader(src, what, head)
+    ints: dict[int, int] = {}  # one object per distinct mode/uid/gid/mtime: 100k+ entries share a few
+    intern = ints.setdefault
     entries: list[FileEntry] = []
     append = entries.append
     total = 0
@@ -281,7 +301,19 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
         if hash_content and kind == FILE:
             digest = _sha256(reader.data())
         total += h.size
-        append(FileEntry(path, kind, h.size, h.mode & 0o7777, h.uid, h.gid, h.mtime, linkname, digest))
+        append(
+            FileEntry(
+                path,
+                kind,
+                h.size,
+                intern(h.mode & 0o7777, h.mode & 0o7777),
+                intern(h.uid, h.uid),
+                intern(h.gid, h.gid),
+                intern(h.mtime, h.mtime),
+                linkname,
+                digest,
+            )
+        )
     return ParsedLayer(tuple(entries), total, reader.offset)
 
 

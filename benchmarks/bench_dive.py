@@ -89,19 +89,30 @@ def scenario(name: str) -> list[list[tuple[str, str, int]]]:
         base = _tree("usr/lib", 24_000, 40, lambda i: rng.choice((2_000, 9_000, 30_000, 80_000)))
         app = _tree("opt/app", 3_000, 30, lambda i: rng.choice((20_000, 60_000, 150_000)))
         over = [e for e in base if e[0] == "dir" or int(e[1][-11:-4]) % 20 == 0]  # rewrite 5 %
-        cleanup = [("dir", "usr", 0), ("dir", "usr/lib", 0), ("whiteout", "usr/lib/d001", 0),
-                   ("dir", "opt", 0), ("dir", "opt/app", 0), ("dir", "opt/app/d000", 0),
-                   ("opaque", "opt/app/d000/x", 0), ("file", "opt/app/d000/new.bin", 5_000)]
+        cleanup = [
+            ("dir", "usr", 0),
+            ("dir", "usr/lib", 0),
+            ("whiteout", "usr/lib/d001", 0),
+            ("dir", "opt", 0),
+            ("dir", "opt/app", 0),
+            ("dir", "opt/app/d000", 0),
+            ("opaque", "opt/app/d000/x", 0),
+            ("file", "opt/app/d000/new.bin", 5_000),
+        ]
         return [base, app, over, cleanup]
-    if name == "many":  # ~237k files over 5 layers
+    if name == "many":  # ~237k files over 5 layers; layer 3 rewrites 10 % of layer 0, layer 4 deletes a tree
         layers = [_tree(f"l{k}", 47_400, 100, lambda i: rng.choice((0, 300, 1_200, 4_000))) for k in range(5)]
-        layers[4] += [("whiteout", "l0/d000", 0)]
+        layers[3] += [e for e in layers[0] if e[0] == "dir" or int(e[1][-11:-4]) % 10 == 0]
+        layers[4] += [("dir", "l1", 0), ("whiteout", "l1/d000", 0)]
         return layers
     raise SystemExit(f"unknown scenario {name}")
 
 
+SCENARIO_VERSION = 2
+
+
 def build_archive(name: str) -> str:
-    out = os.path.join(CACHE, f"{name}.tar")
+    out = os.path.join(CACHE, f"{name}-v{SCENARIO_VERSION}.tar")
     if os.path.exists(out):
         return out
     os.makedirs(CACHE, exist_ok=True)
@@ -118,12 +129,19 @@ def build_archive(name: str) -> str:
                     h.update(chunk)
             diff_ids.append("sha256:" + h.hexdigest())
             members.append((f"{h.hexdigest()}/layer.tar", lpath))
-        cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids},
-                          "history": [{"created_by": f"RUN step {k}"} for k in range(len(diff_ids))],
-                          "config": {}}).encode()
+        cfg = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "history": [{"created_by": f"RUN step {k}"} for k in range(len(diff_ids))],
+                "config": {},
+            }
+        ).encode()
         cfg_name = hashlib.sha256(cfg).hexdigest() + ".json"
-        manifest = json.dumps([{"Config": cfg_name, "RepoTags": [f"bench-{name}:latest"],
-                                "Layers": [m[0] for m in members]}]).encode()
+        manifest = json.dumps(
+            [{"Config": cfg_name, "RepoTags": [f"bench-{name}:latest"], "Layers": [m[0] for m in members]}]
+        ).encode()
         partial = out + ".partial"
         with tarfile.open(partial, "w") as t:
             for arc, path in members:
@@ -133,6 +151,20 @@ def build_archive(name: str) -> str:
                 info.size = len(data)
                 t.addfile(info, io.BytesIO(data))
         os.replace(partial, out)
+    return out
+
+
+def save_engine_image(image: str) -> str:
+    import docker
+
+    out = os.path.join(CACHE, image.replace("/", "_").replace(":", "_") + ".engine.tar")
+    if not os.path.exists(out):
+        os.makedirs(CACHE, exist_ok=True)
+        client = docker.from_env(timeout=600)
+        with open(out + ".partial", "wb") as f:
+            for chunk in client.images.get(image).save(named=True):
+                f.write(chunk)
+        os.replace(out + ".partial", out)
     return out
 
 
@@ -154,20 +186,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=("large", "many"))
+    ap.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also benchmark this image from the Docker engine (saved once with docker save)",
+    )
     args = ap.parse_args()
     env = {**os.environ, "CI": "true"}
     dive = dive_binary()
     rows = []
-    for name in [args.only] if args.only else ["large", "many"]:
+    names = [args.only] if args.only else ["large", "many"]
+    for name in names + [f"engine:{i}" for i in args.image]:
         t0 = time.perf_counter()
-        archive = build_archive(name)
-        print(f"# {name}: {os.path.getsize(archive) / 1e9:.2f} GB archive ready ({time.perf_counter() - t0:.0f} s)",
-              flush=True)
+        archive = save_engine_image(name[7:]) if name.startswith("engine:") else build_archive(name)
+        print(
+            f"# {name}: {os.path.getsize(archive) / 1e9:.2f} GB archive ready ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
         with open(archive, "rb") as f:  # warm the page cache for both tools alike
             while f.read(1 << 24):
                 pass
         ours_cmd = [sys.executable, "-m", "imgopt", "analyze", "docker-archive:" + archive, "--format", "json"]
-        out_json = os.path.join(CACHE, f"{name}.dive.json")
+        out_json = os.path.join(CACHE, f"{name.replace(':', '_')}.dive.json")
         dive_cmd = [dive, "--source", "docker-archive", archive, "--json", out_json]
         res: dict[str, list[tuple[float, int, int]]] = {"imgopt": [], "dive": []}
         for _ in range(args.repeat):
@@ -178,23 +220,33 @@ def main() -> None:
         ours = json.loads(subprocess.run(ours_cmd, capture_output=True, check=True, env=env).stdout)["dive"]
         with open(out_json) as f:
             theirs = json.load(f)["image"]
-        same = (ours["wasted_bytes"] == theirs["inefficientBytes"] and ours["size_bytes"] == theirs["sizeBytes"]
-                and abs(ours["efficiency"] - theirs["efficiencyScore"]) <= 1e-12)
+        same = (
+            ours["wasted_bytes"] == theirs["inefficientBytes"]
+            and ours["size_bytes"] == theirs["sizeBytes"]
+            and abs(ours["efficiency"] - theirs["efficiencyScore"]) <= 1e-12
+        )
         w_i = statistics.median(r[0] for r in res["imgopt"])
         w_d = statistics.median(r[0] for r in res["dive"])
         m_i = max(r[1] for r in res["imgopt"])
         m_d = max(r[1] for r in res["dive"])
         rows.append((name, w_i, w_d, m_i, m_d, same))
-        print(f"{name}: imgopt {w_i:.2f} s {m_i / 2**20:.0f} MiB | dive {w_d:.2f} s {m_d / 2**20:.0f} MiB | "
-              f"time ratio {w_i / w_d:.3f} | memory ratio {m_i / m_d:.3f} | dive numbers identical: {same}",
-              flush=True)
-        print(f"   efficiency {ours['efficiency']!r} vs {theirs['efficiencyScore']!r}; "
-              f"wasted {ours['wasted_bytes']} vs {theirs['inefficientBytes']}", flush=True)
+        print(
+            f"{name}: imgopt {w_i:.2f} s {m_i / 2**20:.0f} MiB | dive {w_d:.2f} s {m_d / 2**20:.0f} MiB | "
+            f"time ratio {w_i / w_d:.3f} | memory ratio {m_i / m_d:.3f} | dive numbers identical: {same}",
+            flush=True,
+        )
+        print(
+            f"   efficiency {ours['efficiency']!r} vs {theirs['efficiencyScore']!r}; "
+            f"wasted {ours['wasted_bytes']} vs {theirs['inefficientBytes']}",
+            flush=True,
+        )
     print("\n| image | imgopt wall | dive wall | ratio | imgopt peak RSS | dive peak RSS | ratio | same numbers |")
     print("|---|---|---|---|---|---|---|---|")
     for name, w_i, w_d, m_i, m_d, same in rows:
-        print(f"| {name} | {w_i:.2f} s | {w_d:.2f} s | {w_i / w_d:.3f} | {m_i / 2**20:.0f} MiB | "
-              f"{m_d / 2**20:.0f} MiB | {m_i / m_d:.3f} | {same} |")
+        print(
+            f"| {name} | {w_i:.2f} s | {w_d:.2f} s | {w_i / w_d:.3f} | {m_i / 2**20:.0f} MiB | "
+            f"{m_d / 2**20:.0f} MiB | {m_i / m_d:.3f} | {same} |"
+        )
 
 
 if __name__ == "__main__":

@@ -234,3 +234,19 @@ def test_hash_flag_reports_duplicates() -> None:
 def test_help_and_version() -> None:
     assert run("--version")[0] == 0
     assert run("analyze", "--help")[0] == 0
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_only_on_a_terminal() -> None:
+    err = _Terminal()
+    assert main(["analyze", WASTE, "--format", "json"], io.StringIO(), err) == 0
+    assert "reading" in err.getvalue() and err.getvalue().endswith("\r")  # the line is cleared at the end
+    quiet = _Terminal()
+    assert main(["analyze", WASTE, "--no-progress"], io.StringIO(), quiet) == 0
+    assert quiet.getvalue() == ""
+    plain = io.StringIO()  # not a terminal: silent
+    assert main(["analyze", WASTE], io.StringIO(), plain) == 0 and plain.getvalue() == ""

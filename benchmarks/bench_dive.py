@@ -169,11 +169,20 @@ def save_engine_image(image: str) -> str:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS bytes, exit code) of one run."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    """(wall seconds, peak RSS bytes, exit code) of one run.
+
+    Peak RSS comes from GNU time when present: a child forked from this (large) Python process
+    would report this process's high-water mark, not its own."""
+    gnu_time = "/usr/bin/time"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        wrapped = [gnu_time, "-f", "%M", "-o", out.name, *cmd] if os.path.exists(gnu_time) else cmd
+        start = time.perf_counter()
+        proc = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if wrapped is not cmd:
+            lines = out.read().split()
+            return wall, int(lines[-1]) * 1024, os.waitstatus_to_exitcode(status)
     return wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
 
 
@@ -220,6 +229,7 @@ def main() -> None:
         ours = json.loads(subprocess.run(ours_cmd, capture_output=True, check=True, env=env).stdout)["dive"]
         with open(out_json) as f:
             theirs = json.load(f)["image"]
+        theirs.pop("fileReference", None)
         same = (
             ours["wasted_bytes"] == theirs["inefficientBytes"]
             and ours["size_bytes"] == theirs["sizeBytes"]

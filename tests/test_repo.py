@@ -29,8 +29,14 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_readme_example_runs_without_docker() -> None:
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"}
-    proc = subprocess.run([sys.executable, "-m", "imgopt", "analyze", "fixtures/images/waste-docker.tar"],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "imgopt", "analyze", "fixtures/images/waste-docker.tar"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "reclaimable" in proc.stdout
 

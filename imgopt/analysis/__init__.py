@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..model import DIR, FILE, Image
-from .categories import CATEGORIES, category_of
+from .categories import CATEGORIES, Categorizer
 from .dive import DiveMetrics, dive_metrics
 from .instructions import Attribution, Instruction, attribute
 from .squash import CAUSES, LayerChanges, Squash, WasteItem, squash
@@ -159,6 +159,7 @@ def analyze_image(
     dive = dive_metrics(image)  # first: its working set is freed before the squash state is built
     sq = squash(image)
 
+    category_of = Categorizer()  # caches per directory, per analysis
     files: list[tuple[str, int]] = []
     cat_bytes: dict[str, int] = defaultdict(int)
     cat_files: dict[str, int] = defaultdict(int)

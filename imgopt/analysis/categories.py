@@ -9,7 +9,6 @@ of :data:`CATEGORIES`. docs/metrics.md lists the same table.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 # (name, description, patterns) — order matters: the first match wins
 CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -112,21 +111,88 @@ def _glob_to_regex(pattern: str) -> str:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return "".join(out) + "(?:/.*)?"
+    return "".join(out)
 
 
-@lru_cache(maxsize=1)
-def _matcher() -> re.Pattern[str]:
-    groups = []
-    for idx, (_, _, patterns) in enumerate(CATEGORIES):
-        body = "|".join(_glob_to_regex(p) for p in patterns)
-        groups.append(f"(?P<c{idx}>{body})")
-    return re.compile("(?:" + "|".join(groups) + r")\Z", re.DOTALL)
+class Categorizer:
+    """Category lookups with per-directory caches.
+
+    A pattern matches a path when it matches the path itself or one of its ancestors. So the
+    category of ``D/B`` is the first of: patterns whose directory part matches ``D`` and whose
+    last component matches ``B``, and the (cached) category of ``D`` itself. Per directory only
+    the patterns that can match one of its children are tried, on the basename alone.
+    """
+
+    def __init__(self) -> None:
+        self._pats: list[tuple[int, re.Pattern[str] | None, str]] = []
+        for idx, (_, _, patterns) in enumerate(CATEGORIES):
+            for pat in patterns:
+                head, _, last = pat.rpartition("/")
+                head_re = None if head == "**" else re.compile(_glob_to_regex(head) + r"\Z", re.DOTALL)
+                self._pats.append((idx, head_re, _glob_to_regex(last)))
+        self._child: dict[str, re.Pattern[str] | None] = {}
+        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
+        self._dir: dict[str, int | None] = {"": None}
+
+    def _child_matcher(self, d: str) -> re.Pattern[str] | None:
+        m = self._child.get(d, False)
+        if m is not False:
+            return m  # type: ignore[return-value]
+        cands = tuple(k for k, (_, head_re, _) in enumerate(self._pats) if head_re is None or head_re.match(d))
+        if not cands:
+            self._child[d] = None
+            return None
+        rx = self._compiled.get(cands)
+        if rx is None:
+            alts = "|".join(f"(?P<c{self._pats[k][0]}_{k}>{self._pats[k][2]})" for k in cands)
+            rx = self._compiled[cands] = re.compile(f"(?:{alts})\\Z", re.DOTALL)
+        self._child[d] = rx
+        return rx
+
+    def _exact(self, d: str, base: str) -> int | None:
+        rx = self._child_matcher(d)
+        if rx is None:
+            return None
+        m = rx.match(base)
+        if m is None or m.lastgroup is None:
+            return None
+        return int(m.lastgroup[1:].partition("_")[0])
+
+    def _dir_category(self, d: str) -> int | None:
+        cache = self._dir
+        if d in cache:
+            return cache[d]
+        parent, _, base = d.rpartition("/")
+        up = self._dir_category(parent)
+        here = self._exact(parent, base)
+        cat = here if up is None else up if here is None else min(here, up)
+        cache[d] = cat
+        return cat
+
+    def index(self, path: str) -> int | None:
+        """Index into CATEGORIES of the category of ``path``, or None."""
+        parent, _, base = path.rpartition("/")
+        up = self._dir_category(parent)
+        here = self._exact(parent, base)
+        return here if up is None else up if here is None else min(here, up)
+
+    def __call__(self, path: str) -> str | None:
+        idx = self.index(path)
+        return None if idx is None else CATEGORIES[idx][0]
+
+
+_default = Categorizer()
 
 
 def category_of(path: str) -> str | None:
     """The waste category of an image path, or None."""
-    m = _matcher().match(path)
-    if m is None or m.lastgroup is None:
-        return None
-    return CATEGORIES[int(m.lastgroup[1:])][0]
+    return _default(path)
+
+
+def reference_category_of(path: str) -> str | None:
+    """The same function written as one regex per category: the definition Categorizer must agree with."""
+    for name, _, patterns in CATEGORIES:
+        for pat in patterns:
+            if re.match(_glob_to_regex(pat) + r"(?:/.*)?\Z", path, re.DOTALL):
+                return name
+    return None

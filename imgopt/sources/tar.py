@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from dataclasses import dataclass
+from zlib import adler32
 
 from ..errors import CorruptArchive, UnsafePath
 from ..model import (
@@ -193,7 +194,10 @@ class TarReader:
             except ValueError:
                 chk = _num(buf[148:156], self._what)
                 size = _num(buf[124:136], self._what)
-            if chk != sum(buf) - sum(buf[148:156]) + 256:
+            # the header sum with the checksum field counted as spaces must equal chk. adler32's low
+            # half is (1 + byte sum) mod 65521, computed in C; a 512-byte sum is < 2 * 65521, so only
+            # an error of exactly 65521 could slip through
+            if (chk - 256 + sum(buf[148:156]) - (adler32(buf) & 0xFFFF) + 1) % 65521:
                 raise CorruptArchive(f"{self._what}: tar header checksum mismatch at byte {self.offset - BLOCK}")
             typeflag = buf[156:157]
             if size < 0:
@@ -208,7 +212,8 @@ class TarReader:
                 elif typeflag == b"K":
                     longlink = _text(payload)
                 continue
-            name = _text(buf[0:100])
+            end = buf.find(b"\0", 0, 100)
+            name = buf[: end if end >= 0 else 100].decode("utf-8", "surrogateescape")
             if buf[257:263] == b"ustar\x00":  # POSIX: prefix field
                 prefix = buf[345:500]
                 if prefix[0]:
@@ -280,9 +285,13 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
     append = entries.append
     total = 0
     while (h := reader.next()) is not None:
-        path = normalize(h.name, what)
+        name = h.name
+        if name[:1] in "./" or name[-1:] == "/" or "/." in name or "//" in name:
+            path = normalize(name, what)  # the careful way: leading ./, trailing /, dot components
+        else:
+            path = name
         kind = h.kind
-        base = path.rpartition("/")[2]
+        base = path.rpartition("/")[2] if WHITEOUT_PREFIX in path else ""
         if base.startswith(WHITEOUT_PREFIX):
             parent = path[: len(path) - len(base) - 1] if "/" in path else ""
             if base == OPAQUE_MARKER:

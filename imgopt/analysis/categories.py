@@ -9,6 +9,7 @@ of :data:`CATEGORIES`. docs/metrics.md lists the same table.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 # (name, description, patterns) — order matters: the first match wins
 CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -114,6 +115,13 @@ def _glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+class _Matcher(NamedTuple):
+    exact: frozenset[str]
+    suffixes: tuple[str, ...]
+    general: bool  # some pattern needs the regex whatever the basename
+    regex: re.Pattern[str]
+
+
 class Categorizer:
     """Category lookups with per-directory caches.
 
@@ -125,38 +133,56 @@ class Categorizer:
 
     def __init__(self) -> None:
         self._pats: list[tuple[int, re.Pattern[str] | None, str]] = []
+        self._globs: list[str] = []
         for idx, (_, _, patterns) in enumerate(CATEGORIES):
             for pat in patterns:
                 head, _, last = pat.rpartition("/")
+                self._globs.append(last)
                 head_re = None if head == "**" else re.compile(_glob_to_regex(head) + r"\Z", re.DOTALL)
                 self._pats.append((idx, head_re, _glob_to_regex(last)))
-        self._child: dict[str, re.Pattern[str] | None] = {}
-        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
+        # per directory: (exact basenames, basename suffixes, regex) for the patterns that can match
+        # one of its children; the sets are a C-speed prefilter, the regex decides the category
+        self._child: dict[str, _Matcher | None] = {}
+        self._compiled: dict[tuple[int, ...], _Matcher] = {}
         self._dir: dict[str, int | None] = {"": None}
 
-    def _child_matcher(self, d: str) -> re.Pattern[str] | None:
-        m = self._child.get(d, False)
-        if m is not False:
-            return m  # type: ignore[return-value]
+    def _child_matcher(self, d: str) -> _Matcher | None:
+        if d in self._child:
+            return self._child[d]
         cands = tuple(k for k, (_, head_re, _) in enumerate(self._pats) if head_re is None or head_re.match(d))
-        if not cands:
-            self._child[d] = None
-            return None
-        rx = self._compiled.get(cands)
-        if rx is None:
-            alts = "|".join(f"(?P<c{self._pats[k][0]}_{k}>{self._pats[k][2]})" for k in cands)
-            rx = self._compiled[cands] = re.compile(f"(?:{alts})\\Z", re.DOTALL)
-        self._child[d] = rx
-        return rx
+        matcher = None
+        if cands:
+            matcher = self._compiled.get(cands)
+            if matcher is None:
+                matcher = self._compiled[cands] = self._compile(cands)
+        self._child[d] = matcher
+        return matcher
+
+    def _compile(self, cands: tuple[int, ...]) -> _Matcher:
+        alts = "|".join(f"(?P<c{self._pats[k][0]}_{k}>{self._pats[k][2]})" for k in cands)
+        exact: set[str] = set()
+        suffixes: list[str] = []
+        general = False
+        for k in cands:
+            glob = self._globs[k]
+            if not any(c in glob for c in "*?[]"):
+                exact.add(glob)
+            elif glob.startswith("*") and not any(c in glob[1:] for c in "*?[]"):
+                suffixes.append(glob[1:])
+            else:
+                general = True
+        return _Matcher(frozenset(exact), tuple(suffixes), general, re.compile(f"(?:{alts})\\Z", re.DOTALL))
 
     def _exact(self, d: str, base: str) -> int | None:
-        rx = self._child_matcher(d)
-        if rx is None:
+        m = self._child_matcher(d)
+        if m is None:
             return None
-        m = rx.match(base)
-        if m is None or m.lastgroup is None:
+        if not m.general and base not in m.exact and not base.endswith(m.suffixes):
             return None
-        return int(m.lastgroup[1:].partition("_")[0])
+        hit = m.regex.match(base)
+        if hit is None or hit.lastgroup is None:
+            return None
+        return int(hit.lastgroup[1:].partition("_")[0])
 
     def _dir_category(self, d: str) -> int | None:
         cache = self._dir

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model import DIR, WHITEOUT, Image, Layer
+from ..model import DIR, OPAQUE, WHITEOUT, Image, Layer
 
 _DOUBLE_WH = ".wh..wh.."
 _WH = ".wh."
@@ -54,8 +54,9 @@ def _layer_nodes(layer: Layer) -> dict[str, tuple[int, bool]]:
     """dive's FileTree.AddPath over the layer's entries, as a flat path -> payload map."""
     nodes: dict[str, tuple[int, bool]] = {}
     for e in layer.entries:
-        raw = e.raw_name
-        payload = (e.size, e.kind == DIR)
+        kind = e.kind
+        raw = e.raw_name if kind in (WHITEOUT, OPAQUE) else e.path
+        payload = (e.size, kind == DIR)
         if raw in nodes:
             nodes[raw] = payload
             continue

@@ -250,3 +250,15 @@ def test_progress_only_on_a_terminal() -> None:
     assert quiet.getvalue() == ""
     plain = io.StringIO()  # not a terminal: silent
     assert main(["analyze", WASTE], io.StringIO(), plain) == 0 and plain.getvalue() == ""
+
+
+def test_dockerfile_mapping_writes_nothing(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dockerfile-parse writes ./Dockerfile when handed content; imgopt must never let it."""
+    work = os.path.join(tmp_path, "cwd")
+    os.makedirs(work)
+    monkeypatch.chdir(work)
+    dockerfile = os.path.join(tmp_path, "Dockerfile.app")
+    with open(dockerfile, "w") as f:
+        f.write("FROM base\nRUN make install\n")
+    assert run("analyze", WASTE, "--dockerfile", dockerfile)[0] == 0
+    assert os.listdir(work) == []

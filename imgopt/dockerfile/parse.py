@@ -6,6 +6,7 @@ instructions), so heredoc bodies are folded back into their instruction here.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 
@@ -40,9 +41,9 @@ def final_stage_instructions(path_or_text: str) -> list[StageInstruction]:
     from dockerfile_parse import DockerfileParser
 
     text = _read(path_or_text)
-    parser = DockerfileParser(fileobj=None)
+    # only ever from memory: given no fileobj, dockerfile-parse reads and *writes* ./Dockerfile
+    parser = DockerfileParser(fileobj=io.StringIO(text))
     try:
-        parser.content = text
         structure = parser.structure
     except Exception as e:  # dockerfile-parse raises assorted errors on bad input
         raise DockerfileError(f"cannot parse Dockerfile: {e}") from e

@@ -8,7 +8,6 @@ block (bad checksum, bad number, short read) raises :class:`CorruptArchive`.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from dataclasses import dataclass
 from zlib import adler32
 
@@ -163,7 +162,8 @@ class TarReader:
             self.offset += self._skip(pad)
         return data
 
-    def next(self) -> TarHeader | None:
+    def _finish(self) -> None:
+        """Skip what is left of the current member's data and padding."""
         m = self._member
         left = m.left if m is not None else self._left
         self._member = None
@@ -176,6 +176,9 @@ class TarReader:
         consumed = self._left - left  # read through data()
         self.offset += consumed
         self._left = self._pad = 0
+
+    def next(self) -> TarHeader | None:
+        self._finish()
         pax: dict[str, str] | None = None
         longname: str | None = None
         longlink: str | None = None
@@ -276,54 +279,168 @@ class ParsedLayer:
     tar_size: int  # uncompressed tar stream bytes
 
 
+def _entry(
+    path: str,
+    kind: str,
+    size: int,
+    mode: int,
+    uid: int,
+    gid: int,
+    mtime: int,
+    linkname: str,
+    what: str,
+    digest: str | None,
+) -> FileEntry | None:
+    """A FileEntry from header fields (None for entries that are not part of the filesystem)."""
+    if path[:1] in "./" or path[-1:] == "/" or "/." in path or "//" in path:
+        path = normalize(path, what)  # the careful way: leading ./, trailing /, dot components
+    if WHITEOUT_PREFIX in path:
+        parent, _, base = path.rpartition("/")
+        if base.startswith(WHITEOUT_PREFIX):
+            if base == OPAQUE_MARKER:
+                kind, path = OPAQUE, parent
+            elif base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+                return None  # other AUFS metadata (.wh..wh.plnk, ...): not part of the filesystem
+            else:
+                kind = WHITEOUT
+                path = f"{parent}/{base[4:]}" if parent else base[4:]
+    if not path and kind != OPAQUE:
+        return None  # the root directory itself
+    link = linkname or None
+    if kind == HARDLINK and link is not None:
+        link = normalize(link, what)
+    return FileEntry(path, kind, size, mode, uid, gid, mtime, link, digest)
+
+
+_KIND_BY_INT = {k[0]: v for k, v in _KINDS.items()}
+_HEADER_ONLY_INT = frozenset(b"123456")
+_FAST_MAGIC = (b"ustar\x0000", b"ustar  \x00")
+
+
 def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: bytes = b"") -> ParsedLayer:
-    """Read a whole layer tar stream into entries, in tar order."""
+    """Read a whole layer tar stream into entries, in tar order.
+
+    Plain ustar/GNU headers are decoded by an inlined loop straight from the reader's buffer;
+    anything else (PAX and GNU long-name records, base-256 numbers, odd padding, the end of the
+    archive, hashing) goes through :meth:`TarReader.next`."""
     reader = TarReader(src, what, head)
     ints: dict[int, int] = {}  # one object per distinct mode/uid/gid/mtime: 100k+ entries share a few
     intern = ints.setdefault
     entries: list[FileEntry] = []
     append = entries.append
     total = 0
-    while (h := reader.next()) is not None:
-        name = h.name
-        if name[:1] in "./" or name[-1:] == "/" or "/." in name or "//" in name:
-            path = normalize(name, what)  # the careful way: leading ./, trailing /, dot components
-        else:
-            path = name
-        kind = h.kind
-        base = path.rpartition("/")[2] if WHITEOUT_PREFIX in path else ""
-        if base.startswith(WHITEOUT_PREFIX):
-            parent = path[: len(path) - len(base) - 1] if "/" in path else ""
-            if base == OPAQUE_MARKER:
-                kind, path = OPAQUE, parent
-            elif base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
-                continue  # other AUFS metadata (.wh..wh.plnk, ...): not part of the filesystem
-            else:
-                kind = WHITEOUT
-                path = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]) if parent else base[4:]
-        elif not path:
-            continue  # the root directory itself
-        linkname = h.linkname or None
-        if kind == HARDLINK and linkname is not None:
-            linkname = normalize(linkname, what)
-        digest = None
-        if hash_content and kind == FILE:
-            digest = _sha256(reader.data())
-        total += h.size
-        append(
-            FileEntry(
-                path,
-                kind,
+    if hash_content:
+        while (h := reader.next()) is not None:
+            digest = _sha256(reader.data()) if h.kind == FILE else None
+            e = _entry(
+                h.name,
+                h.kind,
                 h.size,
                 intern(h.mode & 0o7777, h.mode & 0o7777),
                 intern(h.uid, h.uid),
                 intern(h.gid, h.gid),
                 intern(h.mtime, h.mtime),
-                linkname,
+                h.linkname,
+                what,
                 digest,
             )
+            total += h.size
+            if e is not None:
+                append(e)
+        return ParsedLayer(tuple(entries), total, reader.offset)
+
+    read = src.read
+    skip = src.skip
+    new_entry = tuple.__new__
+    kinds = _KIND_BY_INT
+    header_only = _HEADER_ONLY_INT
+    while True:
+        reader._finish()
+        buf, pos, offset = reader._buf, reader._pos, reader.offset
+        small = reader._small
+        # ---- fast loop: local state only; leaves with the reader positioned at a header it declines
+        while True:
+            end = pos + BLOCK
+            if end > len(buf):
+                more = read(READAHEAD if small else end - len(buf))
+                buf = buf[pos:] + more
+                pos, end = 0, BLOCK
+                if len(buf) < BLOCK:
+                    break
+            tf = buf[pos + 156]
+            if tf not in kinds or buf[pos + 257 : pos + 265] not in _FAST_MAGIC:
+                break  # PAX/GNU records, end of archive, old formats: the general path
+            try:
+                chk = int(buf[pos + 148 : pos + 156].rstrip(b"\0 "), 8)
+                size = int(buf[pos + 124 : pos + 136].rstrip(b"\0 "), 8)
+                mode = int(buf[pos + 100 : pos + 108].rstrip(b"\0 "), 8) & 0o7777
+                uid = int(buf[pos + 108 : pos + 116].rstrip(b"\0 "), 8)
+                gid = int(buf[pos + 116 : pos + 124].rstrip(b"\0 "), 8)
+                mtime = int(buf[pos + 136 : pos + 148].rstrip(b"\0 "), 8)
+            except ValueError:
+                break
+            if (chk - 256 + sum(buf[pos + 148 : pos + 156]) - (adler32(buf[pos:end]) & 0xFFFF) + 1) % 65521:
+                break  # let the general path report it
+            nul = buf.find(b"\0", pos, pos + 100)
+            name = buf[pos : nul if nul >= 0 else pos + 100].decode("utf-8", "surrogateescape")
+            if buf[pos + 263] == 48 and buf[pos + 345]:  # POSIX ustar "00": prefix field
+                nul = buf.find(b"\0", pos + 345, pos + 500)
+                prefix = buf[pos + 345 : nul if nul >= 0 else pos + 500].decode("utf-8", "surrogateescape")
+                name = prefix + "/" + name
+            if buf[pos + 157]:
+                nul = buf.find(b"\0", pos + 157, pos + 257)
+                linkname = buf[pos + 157 : nul if nul >= 0 else pos + 257].decode("utf-8", "surrogateescape")
+            else:
+                linkname = ""
+            kind = kinds[tf]
+            if tf == 0 and name.endswith("/"):
+                kind = DIR
+            total += size
+            mode, uid, gid, mtime = intern(mode, mode), intern(uid, uid), intern(gid, gid), intern(mtime, mtime)
+            if name and name[0] not in "./" and name[-1] != "/" and "/." not in name and "//" not in name:
+                # a clean relative path that is no whiteout: the entry as is (tuple.__new__ skips
+                # the NamedTuple's Python-level constructor)
+                if linkname:
+                    link: str | None = normalize(linkname, what) if kind == HARDLINK else linkname
+                else:
+                    link = None
+                append(new_entry(FileEntry, (name, kind, size, mode, uid, gid, mtime, link, None)))
+            else:
+                e = _entry(name, kind, size, mode, uid, gid, mtime, linkname, what, None)
+                if e is not None:
+                    append(e)
+            data = 0 if tf in header_only else size
+            small = data < SMALL
+            step = BLOCK + data + (-data % BLOCK)
+            offset += step
+            if pos + step <= len(buf):
+                pos += step
+            else:
+                want = pos + step - len(buf)
+                buf, pos = b"", 0
+                got = skip(want)
+                if got < want - (-data % BLOCK):
+                    raise CorruptArchive(f"{what}: tar is truncated (a member's data ends early)")
+        reader._buf, reader._pos, reader.offset, reader._small = buf, pos, offset, small
+        # ---- general path for one header
+        h = reader.next()
+        if h is None:
+            return ParsedLayer(tuple(entries), total, reader.offset)
+        e = _entry(
+            h.name,
+            h.kind,
+            h.size,
+            intern(h.mode & 0o7777, h.mode & 0o7777),
+            intern(h.uid, h.uid),
+            intern(h.gid, h.gid),
+            intern(h.mtime, h.mtime),
+            h.linkname,
+            what,
+            None,
         )
-    return ParsedLayer(tuple(entries), total, reader.offset)
+        total += h.size
+        if e is not None:
+            append(e)
 
 
 def _sha256(src: LimitedSource) -> str:

@@ -1,0 +1,207 @@
+"""Linting: rules -> findings, with ignore pragmas and configuration applied."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import UsageError
+from .model import Comment, Dockerfile, Instruction
+from .parser import parse_dockerfile
+from .rules import HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check
+
+_PRAGMA = re.compile(r"#\s*(imgopt|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)", re.I)
+THRESHOLDS = ("error", "warning", "info", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    line: int
+    end_line: int
+    stage: int
+    hadolint: str | None
+    fixable: bool
+    bytes: int | None = None  # what the finding costs in a built image (lint --image)
+    cost: str | None = None  # how that was measured, in words
+
+    @property
+    def name(self) -> str:
+        return RULES[self.rule].name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "line": self.line,
+            "end_line": self.end_line,
+            "stage": self.stage,
+            "hadolint": self.hadolint,
+            "fixable": self.fixable,
+            "bytes": self.bytes,
+            "cost": self.cost,
+        }
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    ignore: frozenset[str] = frozenset()
+    severity: dict[str, str] = field(default_factory=dict)
+    failure_threshold: str = "info"
+    max_layers: int = 30
+
+    @staticmethod
+    def from_mapping(data: dict[str, Any], source: str) -> LintConfig:
+        def ids(values: Any) -> frozenset[str]:
+            if not isinstance(values, list):
+                raise UsageError(f"{source}: 'ignore' must be a list of rule ids")
+            out = set()
+            for v in values:
+                rid = HADOLINT_TO_IMG.get(str(v), str(v))
+                if rid not in RULES:
+                    raise UsageError(f"{source}: unknown rule {v!r}")
+                out.add(rid)
+            return frozenset(out)
+
+        sev: dict[str, str] = {}
+        for k, v in (data.get("severity") or {}).items():
+            rid = HADOLINT_TO_IMG.get(k, k)
+            if rid not in RULES or v not in SEVERITIES:
+                raise UsageError(f"{source}: bad severity override {k} = {v!r}")
+            sev[rid] = v
+        threshold = str(data.get("failure-threshold", data.get("failure_threshold", "info")))
+        if threshold not in THRESHOLDS:
+            raise UsageError(f"{source}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+        max_layers = data.get("max-layers", data.get("max_layers", 30))
+        if not isinstance(max_layers, int) or max_layers < 1:
+            raise UsageError(f"{source}: max-layers must be a positive integer")
+        return LintConfig(ids(data.get("ignore", [])), sev, threshold, max_layers)
+
+
+def _toml(path: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found]
+    try:
+        with open(path, "rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+            return data
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path}: {e}") from e
+
+
+def find_config(start: str) -> LintConfig:
+    """``.imgopt.toml`` or ``[tool.imgopt]`` in ``pyproject.toml``, searched from ``start`` upwards."""
+    d = os.path.abspath(start)
+    while True:
+        own = os.path.join(d, ".imgopt.toml")
+        if os.path.isfile(own):
+            data = _toml(own)
+            return LintConfig.from_mapping(data.get("lint", data), own)
+        py = os.path.join(d, "pyproject.toml")
+        if os.path.isfile(py):
+            tool = _toml(py).get("tool", {}).get("imgopt")
+            if isinstance(tool, dict):
+                return LintConfig.from_mapping(tool.get("lint", tool), py + " [tool.imgopt]")
+        parent = os.path.dirname(d)
+        if parent == d:
+            return LintConfig()
+        d = parent
+
+
+def _read_dockerignore(context: str | None) -> tuple[str, ...] | None:
+    if context is None:
+        return None
+    path = os.path.join(context, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tuple(ln.strip() for ln in f if ln.strip() and not ln.strip().startswith("#"))
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _ignores(df: Dockerfile) -> tuple[set[str], dict[int, set[str]]]:
+    """Global ignores and ignores per instruction line, from imgopt and hadolint pragmas."""
+    global_ids: set[str] = set()
+    per_line: dict[int, set[str]] = {}
+    pending: set[str] = set()
+    for item in df.items:
+        if isinstance(item, Comment):
+            m = _PRAGMA.search(item.text)
+            if m:
+                ids = {x.strip() for x in m.group(3).replace(" ", ",").split(",") if x.strip()}
+                if m.group(1).lower() == "hadolint":
+                    ids = {HADOLINT_TO_IMG[i] for i in ids if i in HADOLINT_TO_IMG}
+                if m.group(2):
+                    global_ids |= ids
+                else:
+                    pending |= ids
+        elif isinstance(item, Instruction) and pending:
+            per_line[item.line] = pending
+            pending = set()
+    return global_ids, per_line
+
+
+def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context: str | None = None) -> list[Finding]:
+    """Findings of a parsed Dockerfile. ``context`` is the build context directory (for the
+    .dockerignore rules); None skips those rules."""
+    cfg = config or LintConfig()
+    ctx = Context(df, frozenset(df.reaching_final()), _read_dockerignore(context), context is not None, cfg.max_layers)
+    global_ids, per_line = _ignores(df)
+    out = []
+    for hit in check(ctx):
+        rule = RULES[hit.rule]
+        if hit.rule in cfg.ignore or hit.rule in global_ids or hit.rule in per_line.get(hit.ins.line, ()):
+            continue
+        out.append(
+            Finding(
+                hit.rule,
+                cfg.severity.get(hit.rule, rule.severity),
+                hit.message,
+                hit.ins.line,
+                hit.ins.end_line,
+                hit.ins.stage,
+                rule.hadolint,
+                rule.fixable,
+            )
+        )
+    return out
+
+
+def lint(
+    dockerfile: str | Dockerfile, *, config: LintConfig | None = None, context: str | None = None
+) -> list[Finding]:
+    """Lint a Dockerfile given as a path, as text, or parsed. With a path and no ``context``, the
+    Dockerfile's directory is the build context; with no ``config`` one is searched for there."""
+    if isinstance(dockerfile, Dockerfile):
+        df = dockerfile
+    else:
+        df = parse_dockerfile(dockerfile)
+    if df.path is not None:
+        base = os.path.dirname(os.path.abspath(df.path))
+        if context is None:
+            context = base
+        if config is None:
+            config = find_config(base)
+    return lint_dockerfile(df, config=config, context=context)
+
+
+def at_or_above(findings: list[Finding], threshold: str) -> list[Finding]:
+    if threshold == "none":
+        return []
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return [f for f in findings if rank[f.severity] <= rank[threshold]]
+
+
+def with_cost(f: Finding, nbytes: int | None, how: str | None) -> Finding:
+    return replace(f, bytes=nbytes, cost=how)

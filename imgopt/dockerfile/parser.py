@@ -255,8 +255,8 @@ def _assemble(text: str, items: list[Item], directives: dict[str, str], escape: 
     env: dict[str, str] = {}
     for arg in global_args:
         for word in arg.args.split():
-            name, eq, value = word.partition("=")
-            env[name] = value.strip("\"'") if eq else env.get(name, "")
+            key, eq, value = word.partition("=")
+            env[key] = value.strip("\"'") if eq else env.get(key, "")
     stages: list[Stage] = []
     edges: list[tuple[int, int, str]] = []
     by_name: dict[str, int] = {}

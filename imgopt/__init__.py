@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import analyze, load
+from .api import analyze, lint, load, parse_dockerfile
+from .dockerfile.lint import Finding, LintConfig
 from .errors import (
     CorruptArchive,
     DaemonError,
@@ -28,6 +29,10 @@ __all__ = [
     "__version__",
     "analyze",
     "load",
+    "lint",
+    "parse_dockerfile",
+    "Finding",
+    "LintConfig",
     "ImgoptError",
     "UsageError",
     "InputError",

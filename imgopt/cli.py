@@ -69,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     for dest, _, text in CI_FLAGS:
         a.add_argument("--" + dest.replace("_", "-"), dest=dest, metavar="VALUE", help=text)
     a.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
+
+    lt = sub.add_parser(
+        "lint",
+        help="lint a Dockerfile for image size; with --image, say what each finding costs",
+        description="Size lint for a Dockerfile (stage- and cache-mount-aware).",
+    )
+    lt.add_argument("dockerfile", metavar="DOCKERFILE")
+    lt.add_argument("--image", metavar="REF", help="an image built from DOCKERFILE: measure each finding's bytes")
+    lt.add_argument("--context", metavar="DIR", help="build context (default: the Dockerfile's directory)")
+    lt.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    lt.add_argument(
+        "--failure-threshold",
+        choices=("error", "warning", "info", "none"),
+        default=None,
+        help="exit 1 when a finding is at least this severe (default: from config, else info)",
+    )
+    lt.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
+    lt.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of --image in a multi-platform index")
+    lt.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     return p
 
 
@@ -190,6 +209,46 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
+def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .dockerfile.lint import LintConfig, _toml, at_or_above, find_config, lint
+    from .dockerfile.parser import parse_file
+    from .report import lintfmt
+
+    df = parse_file(args.dockerfile)
+    base = os.path.dirname(os.path.abspath(args.dockerfile))
+    if args.config:
+        data = _toml(args.config)
+        section = (
+            data.get("tool", {}).get("imgopt", data) if os.path.basename(args.config) == "pyproject.toml" else data
+        )
+        config = LintConfig.from_mapping(section.get("lint", section), args.config)
+    else:
+        config = find_config(base)
+    context = args.context if args.context is not None else base
+    if not os.path.isdir(context):
+        raise UsageError(f"build context {context} is not a directory")
+    findings = lint(df, config=config, context=context)
+    total = None
+    if args.image:
+        from .api import analyze
+        from .lintcost import quantify
+
+        report = quantify(findings, analyze(args.image, dockerfile=df, platform=args.platform))
+        findings, total = list(report.findings), report.total_bytes
+    if args.format == "json":
+        text = lintfmt.dumps(lintfmt.lint_to_dict(args.dockerfile, findings, total, args.image))
+    elif args.format == "sarif":
+        text = lintfmt.dumps(lintfmt.lint_sarif(args.dockerfile, findings))
+    else:
+        text = lintfmt.lint_text(args.dockerfile, findings, total)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        stdout.write(text)
+    threshold = args.failure_threshold or config.failure_threshold
+    return EXIT_FAIL if at_or_above(findings, threshold) else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -198,6 +257,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         if args.command is None:
             build_parser().print_help(out)
             return EXIT_USAGE
+        if args.command == "lint":
+            return _lint(args, out)
         return _analyze(args, out, err)
     except ImgoptError as e:
         err.write(f"imgopt: error: {e}\n")

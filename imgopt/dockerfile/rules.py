@@ -713,12 +713,14 @@ def _stage_checks(ctx: Context, st: Stage, env_before: dict[str, str]) -> Iterat
         # recursive chown/chmod of files that an earlier layer created
         for c in cmds:
             if c.name in ("chown", "chmod") and c.has_flag("-R", "--recursive"):
-                targets = [posixpath.normpath(posixpath.join(workdir, w)) for w in c.positional()[1:]]
-                earlier = [dest for _, dest in copies]
+                raw_targets = c.positional()[1:]
+                targets = [posixpath.normpath(posixpath.join(workdir, w)) for w in raw_targets]
+                # files this RUN creates itself are written once; anything else came from a lower layer
                 made_here = any(
-                    c2.name in ("mkdir", "cp", "git", "tar", "unzip", "mv", "install") for c2 in cmds if c2 is not c
+                    c2 is not c and c2.name in CREATORS and any(t in c2.words for t in raw_targets + targets)
+                    for c2 in cmds
                 )
-                if targets and not made_here and (earlier or len(cmds) == 1):
+                if targets and not made_here:
                     yield Hit(
                         "IMG140",
                         f"{c.name} -R in its own layer copies every file under "
@@ -752,6 +754,30 @@ def _stage_checks(ctx: Context, st: Stage, env_before: dict[str, str]) -> Iterat
             yield Hit("IMG143", hint, st.from_instruction)
 
 
+CREATORS = frozenset(
+    {
+        "mkdir",
+        "cp",
+        "git",
+        "tar",
+        "unzip",
+        "mv",
+        "install",
+        "useradd",
+        "adduser",
+        "wget",
+        "curl",
+        "npm",
+        "pip",
+        "python",
+        "python3",
+        "go",
+        "cargo",
+        "make",
+        "ln",
+        "touch",
+    }
+)
 UNPACKERS = frozenset({"unzip", "gunzip", "bunzip2", "unxz", "zcat", "gzcat", "uncompress", "unlzma", "zgz"})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import UsageError
 from .model import Comment, Dockerfile, Instruction
 from .parser import parse_dockerfile
-from .rules import HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check
+from .rules import FIXERS, HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check
 
 _PRAGMA = re.compile(r"#\s*(imgopt|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)", re.I)
 THRESHOLDS = ("error", "warning", "info", "none")
@@ -172,7 +172,7 @@ def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context
                 hit.ins.end_line,
                 hit.ins.stage,
                 rule.hadolint,
-                rule.fixable,
+                hit.rule in FIXERS,
             )
         )
     return out

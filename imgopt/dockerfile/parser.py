@@ -95,12 +95,11 @@ def heredoc_markers(args: str) -> list[tuple[str, bool, bool]]:
 
 
 def _split_flags(rest: str) -> tuple[tuple[Flag, ...], str]:
+    """Leading ``--name[=value]`` words, as BuildKit's extractBuilderFlags reads them."""
     flags: list[Flag] = []
     while True:
         stripped = rest.lstrip()
-        if not stripped.startswith("--") or stripped.startswith("-- "):
-            return tuple(flags), stripped
-        m = re.match(r"--([A-Za-z][A-Za-z0-9_-]*)(?:=((?:\"[^\"]*\"|'[^']*'|\S)*))?", stripped)
+        m = re.match(r"--([^\s=]+)(?:=((?:\"[^\"]*\"|'[^']*'|\S)*))?(?=\s|\Z)", stripped)
         if not m:
             return tuple(flags), stripped
         flags.append(Flag(m.group(1).lower(), m.group(2)))

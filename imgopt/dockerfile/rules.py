@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .model import Dockerfile, Instruction, Stage
-from .shell import Command, run_commands
+from .shell import Command, commands, run_commands, run_script
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITIES = (ERROR, WARNING, INFO)
@@ -22,7 +22,7 @@ class Rule:
     severity: str
     summary: str
     hadolint: str | None = None
-    fixable: bool = False
+    fixable: bool = False  # a mechanical fix is known (see FIXERS for the ones implemented)
     cost_paths: tuple[str, ...] = ()  # globs of image paths whose bytes (in the flagged layer) it costs
     cost: str = "paths"  # how --image measures it: paths, metadata-only, hidden, toolchain, none
 
@@ -225,6 +225,9 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+# rule id -> text rewrite. Empty until the rewrites of `imgopt optimize` land: a finding is only
+# reported as fixable when a fixer really exists.
+FIXERS: dict[str, Callable[..., str]] = {}
 HADOLINT_TO_IMG = {r.hadolint: r.id for r in RULES.values() if r.hadolint}
 
 
@@ -666,11 +669,12 @@ def _stage_checks(ctx: Context, st: Stage, env_before: dict[str, str]) -> Iterat
         cmds = run_commands(ins)
         for check_fn in RUN_CHECKS:
             yield from check_fn(ctx, st, ins, cmds, env)
-        # consecutive RUNs (DL3059: same flags, each at most two commands)
+        # consecutive RUNs (DL3059): same flags, each a single command (a chain shows intent)
         flags = tuple(sorted(f"{f.name}={f.value}" for f in ins.flags))
-        if prev_run is not None and prev_run[1] == flags and len(cmds) <= 2 and prev_run[2] <= 2:
+        n_top = len(commands(run_script(ins), expand_shells=False))
+        if prev_run is not None and prev_run[1] == flags and n_top <= 1 and prev_run[2] <= 1:
             yield Hit("IMG109", "consecutive RUN instructions: merge them with && into one layer", ins)
-        prev_run = (ins, flags, len(cmds))
+        prev_run = (ins, flags, n_top)
         # an archive COPYed earlier and extracted here (DL3010)
         for arc_ins, name in archives:
             if any(_extracts(c, name) for c in cmds):

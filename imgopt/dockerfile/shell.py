@@ -100,8 +100,8 @@ def _strip_prefix(words: list[str]) -> list[str]:
     return words
 
 
-def commands(script: str, depth: int = 0) -> list[Command]:
-    """Simple commands of a shell script, in order."""
+def commands(script: str, depth: int = 0, *, expand_shells: bool = True) -> list[Command]:
+    """Simple commands of a shell script, in order (``sh -c '...'`` looked into unless told not to)."""
     out: list[Command] = []
     # newlines separate commands (continuations were joined by the Dockerfile parser already)
     for line in re.split(r"(?<!\\)\n", script):
@@ -113,7 +113,7 @@ def commands(script: str, depth: int = 0) -> list[Command]:
                 if not words:
                     continue
                 cmd = Command(tuple(words))
-                if cmd.name in _SHELLS and depth < 3:
+                if expand_shells and cmd.name in _SHELLS and depth < 3:
                     inner = _inline_script(words)
                     if inner is not None:
                         out.extend(commands(inner, depth + 1))

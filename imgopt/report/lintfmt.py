@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import __version__
 from ..dockerfile.lint import Finding
-from ..dockerfile.rules import RULES
+from ..dockerfile.rules import FIXERS, RULES
 from .text import _table, human
 
 LINT_SCHEMA = "imgopt.lint/1"
@@ -61,7 +61,7 @@ def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
             "shortDescription": {"text": RULES[rid].summary},
             "helpUri": DOCS.format(rid),
             "defaultConfiguration": {"level": SARIF_LEVEL[RULES[rid].severity]},
-            "properties": {"hadolint": RULES[rid].hadolint, "fixable": RULES[rid].fixable},
+            "properties": {"hadolint": RULES[rid].hadolint, "fixable": rid in FIXERS},
         }
         for rid in used
     ]

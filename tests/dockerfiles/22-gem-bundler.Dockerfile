@@ -1,0 +1,6 @@
+FROM ruby:3.3
+WORKDIR /app
+RUN gem install bundler
+COPY Gemfile Gemfile.lock ./
+RUN bundle install
+COPY . .

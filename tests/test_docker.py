@@ -239,3 +239,62 @@ def test_buildkit_history_maps_to_dockerfile_lines(images: dict[str, str], tmp_p
         assert a.layers[1].instruction.instruction.end_line == 4
     finally:
         subprocess.run([docker_cli, "rmi", "-f", tag], capture_output=True)
+
+
+LINT_DOCKERFILE = f"""FROM {BASE}
+# apt-get update reaches Debian's mirror from containers on this machine
+RUN apt-get update
+RUN head -c 250000 /dev/urandom > /srv/data.bin
+RUN chown -R 1000:1000 /srv
+COPY payload.tar.gz /tmp/payload.tar.gz
+RUN rm /tmp/payload.tar.gz
+"""
+
+
+def test_lint_with_image_measures_each_finding(docker_engine: None, tmp_path: str) -> None:
+    import gzip
+    import json as _json
+
+    import docker
+
+    from imgopt.cli import main
+
+    ctx = os.path.join(tmp_path, "lintctx")
+    os.makedirs(ctx)
+    dockerfile = os.path.join(ctx, "Dockerfile")
+    with open(dockerfile, "w") as f:
+        f.write(LINT_DOCKERFILE)
+    payload = gzip.compress(os.urandom(150_000))
+    with open(os.path.join(ctx, "payload.tar.gz"), "wb") as f:
+        f.write(payload)
+    with open(os.path.join(ctx, ".dockerignore"), "w") as f:
+        f.write(".git\nnode_modules\n")
+    tag = PREFIX + "lint:latest"
+    client = docker.from_env(timeout=600)
+    client.images.build(path=ctx, tag=tag, rm=True, forcerm=True, pull=False)
+    try:
+        findings = {f.rule: f for f in imgopt.lint(dockerfile, image="docker-daemon:" + tag)}
+        image = imgopt.load("docker-daemon:" + tag)
+        lists = sum(
+            e.size for e in image.layers[1].entries if e.path.startswith("var/lib/apt/lists/") and e.kind == "file"
+        )
+        assert lists > 1_000_000
+        assert findings["IMG101"].bytes == lists and findings["IMG101"].line == 3
+        assert "/var/lib/apt/lists" in (findings["IMG101"].cost or "")
+        assert findings["IMG140"].bytes == 250_000  # the chown rewrote data.bin with the same content
+        assert findings["IMG141"].bytes == len(payload) and findings["IMG141"].line == 6
+        assert findings["IMG121"].bytes == len(payload)
+        assert findings["IMG109"].bytes is None  # not measurable: says so
+        out = io.StringIO()
+        code = main(["lint", dockerfile, "--image", "docker-daemon:" + tag, "--format", "json"], out, io.StringIO())
+        doc = _json.loads(out.getvalue())
+        assert code == 1
+        sizes = [f["bytes"] for f in doc["findings"] if f["bytes"] is not None]
+        assert sizes == sorted(sizes, reverse=True) and sizes[0] == lists
+        assert doc["total_bytes"] == lists + 250_000 + len(payload)  # the payload counted once
+        text = io.StringIO()
+        main(["lint", dockerfile, "--image", "docker-daemon:" + tag], text, io.StringIO())
+        assert "Fixing these would save" in text.getvalue() and "left" in text.getvalue()
+    finally:
+        client.images.remove(tag, force=True)
+        client.close()

@@ -748,13 +748,10 @@ def _stage_checks(ctx: Context, st: Stage, env_before: dict[str, str]) -> Iterat
                 "merge RUNs and COPYs",
                 st.from_instruction,
             )
-    if (
-        st.index in ctx.reaching
-        and st.index == len(df.stages) - 1
-        or (st.index in ctx.reaching and st.base_stage is None)
-    ):
+    # the base image of the stage chain that reaches the final image
+    if st.index in ctx.reaching and st.base_stage is None:
         hint = _base_suggestion(st.base_resolved)
-        if hint and st.base_stage is None and st.index in ctx.reaching:
+        if hint:
             yield Hit("IMG143", hint, st.from_instruction)
 
 

@@ -210,20 +210,13 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
-    from .dockerfile.lint import LintConfig, _toml, at_or_above, find_config, lint
+    from .dockerfile.lint import at_or_above, find_config, lint, load_config
     from .dockerfile.parser import parse_file
     from .report import lintfmt
 
     df = parse_file(args.dockerfile)
     base = os.path.dirname(os.path.abspath(args.dockerfile))
-    if args.config:
-        data = _toml(args.config)
-        section = (
-            data.get("tool", {}).get("imgopt", data) if os.path.basename(args.config) == "pyproject.toml" else data
-        )
-        config = LintConfig.from_mapping(section.get("lint", section), args.config)
-    else:
-        config = find_config(base)
+    config = load_config(args.config) if args.config else find_config(base)
     context = args.context if args.context is not None else base
     if not os.path.isdir(context):
         raise UsageError(f"build context {context} is not a directory")

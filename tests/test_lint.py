@@ -176,3 +176,13 @@ def test_api() -> None:
     assert findings[1].hadolint == "DL3009" and findings[1].bytes is None
     assert not findings[1].fixable  # no rewrite exists yet: never claimed
     assert [f.rule for f in imgopt.lint("FROM debian:bookworm\nRUN apt-get update\n")] == ["IMG143", "IMG101"]
+
+
+def test_explicit_config_file(tmp_path: str) -> None:
+    path = _context(str(tmp_path), "FROM python:3.12\nRUN pip install x\n", ".git\nnode_modules\n")
+    other = os.path.join(str(tmp_path), "strict.toml")
+    with open(other, "w") as f:
+        f.write('[lint]\nignore = ["IMG143"]\nfailure-threshold = "none"\n')
+    code, out, _ = run("lint", path, "--config", other, "--format", "json")
+    assert code == 0 and [f["rule"] for f in json.loads(out)["findings"]] == ["IMG107"]
+    assert run("lint", path, "--config", os.path.join(str(tmp_path), "missing.toml"))[0] == 2

@@ -98,19 +98,28 @@ def _toml(path: str) -> dict[str, Any]:
         raise UsageError(f"cannot read {path}: {e}") from e
 
 
+def load_config(path: str) -> LintConfig:
+    """Lint settings from ``.imgopt.toml`` (top level or ``[lint]``) or ``[tool.imgopt]`` of a
+    ``pyproject.toml`` (no such table: defaults)."""
+    data = _toml(path)
+    if os.path.basename(path) == "pyproject.toml":
+        tool = data.get("tool", {}).get("imgopt")
+        if not isinstance(tool, dict):
+            return LintConfig()
+        return LintConfig.from_mapping(tool.get("lint", tool), path + " [tool.imgopt]")
+    return LintConfig.from_mapping(data.get("lint", data), path)
+
+
 def find_config(start: str) -> LintConfig:
-    """``.imgopt.toml`` or ``[tool.imgopt]`` in ``pyproject.toml``, searched from ``start`` upwards."""
+    """``.imgopt.toml`` or a ``pyproject.toml`` with ``[tool.imgopt]``, searched from ``start`` upwards."""
     d = os.path.abspath(start)
     while True:
         own = os.path.join(d, ".imgopt.toml")
         if os.path.isfile(own):
-            data = _toml(own)
-            return LintConfig.from_mapping(data.get("lint", data), own)
+            return load_config(own)
         py = os.path.join(d, "pyproject.toml")
-        if os.path.isfile(py):
-            tool = _toml(py).get("tool", {}).get("imgopt")
-            if isinstance(tool, dict):
-                return LintConfig.from_mapping(tool.get("lint", tool), py + " [tool.imgopt]")
+        if os.path.isfile(py) and isinstance(_toml(py).get("tool", {}).get("imgopt"), dict):
+            return load_config(py)
         parent = os.path.dirname(d)
         if parent == d:
             return LintConfig()

@@ -8,6 +8,7 @@ block (bad checksum, bad number, short read) raises :class:`CorruptArchive`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from zlib import adler32
 
@@ -329,32 +330,12 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
     entries: list[FileEntry] = []
     append = entries.append
     total = 0
-    if hash_content:
-        while (h := reader.next()) is not None:
-            digest = _sha256(reader.data()) if h.kind == FILE else None
-            e = _entry(
-                h.name,
-                h.kind,
-                h.size,
-                intern(h.mode & 0o7777, h.mode & 0o7777),
-                intern(h.uid, h.uid),
-                intern(h.gid, h.gid),
-                intern(h.mtime, h.mtime),
-                h.linkname,
-                what,
-                digest,
-            )
-            total += h.size
-            if e is not None:
-                append(e)
-        return ParsedLayer(tuple(entries), total, reader.offset)
-
     read = src.read
     skip = src.skip
     new_entry = tuple.__new__
     kinds = _KIND_BY_INT
     header_only = _HEADER_ONLY_INT
-    while True:
+    while not hash_content:  # hashing reads every file: the general path does that
         reader._finish()
         buf, pos, offset = reader._buf, reader._pos, reader.offset
         small = reader._small
@@ -422,25 +403,35 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
                 if got < want - (-data % BLOCK):
                     raise CorruptArchive(f"{what}: tar is truncated (a member's data ends early)")
         reader._buf, reader._pos, reader.offset, reader._small = buf, pos, offset, small
-        # ---- general path for one header
+        # ---- general path for one header, then back to the fast loop
         h = reader.next()
         if h is None:
             return ParsedLayer(tuple(entries), total, reader.offset)
-        e = _entry(
-            h.name,
-            h.kind,
-            h.size,
-            intern(h.mode & 0o7777, h.mode & 0o7777),
-            intern(h.uid, h.uid),
-            intern(h.gid, h.gid),
-            intern(h.mtime, h.mtime),
-            h.linkname,
-            what,
-            None,
-        )
         total += h.size
-        if e is not None:
+        if (e := _from_header(h, what, intern, None)) is not None:
             append(e)
+    while (h := reader.next()) is not None:
+        digest = _sha256(reader.data()) if h.kind == FILE else None
+        total += h.size
+        if (e := _from_header(h, what, intern, digest)) is not None:
+            append(e)
+    return ParsedLayer(tuple(entries), total, reader.offset)
+
+
+def _from_header(h: TarHeader, what: str, intern: Callable[[int, int], int], digest: str | None) -> FileEntry | None:
+    mode = h.mode & 0o7777
+    return _entry(
+        h.name,
+        h.kind,
+        h.size,
+        intern(mode, mode),
+        intern(h.uid, h.uid),
+        intern(h.gid, h.gid),
+        intern(h.mtime, h.mtime),
+        h.linkname,
+        what,
+        digest,
+    )
 
 
 def _sha256(src: LimitedSource) -> str:

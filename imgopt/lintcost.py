@@ -3,12 +3,11 @@ layer-to-instruction mapping, then measured with the exact layer analysis."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .analysis import Analysis
-from .analysis.categories import CATEGORIES, Categorizer, _glob_to_regex
+from .analysis.categories import CATEGORIES, Categorizer, compile_globs
 from .analysis.squash import DELETED, METADATA_ONLY
 from .dockerfile.lint import Finding, with_cost
 from .dockerfile.rules import RULES
@@ -21,10 +20,6 @@ class CostReport:
     findings: tuple[Finding, ...]  # sorted by bytes, largest first; unmeasurable ones last
     total_bytes: int  # what fixing all of them would save (each byte counted once)
     unmatched_lines: tuple[int, ...]  # finding lines no layer of the image came from
-
-
-def _matcher(globs: Sequence[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{_glob_to_regex(g.removesuffix('/**'))}(?:/.*)?)" for g in globs) + r"\Z")
 
 
 def quantify(findings: Sequence[Finding], analysis: Analysis) -> CostReport:
@@ -55,7 +50,7 @@ def quantify(findings: Sequence[Finding], analysis: Analysis) -> CostReport:
         keys: list[tuple[tuple[object, ...], int]] = []
         where = f"{f.rule} at line {f.line} (layer {layer})"
         if rule.cost == "paths":
-            rx = _matcher(rule.cost_paths)
+            rx = compile_globs(rule.cost_paths)
             keys = [((layer, e.path), e.size) for e in layers[layer].entries if e.kind == FILE and rx.match(e.path)]
             dirs = ", ".join("/" + g.removesuffix("/**") for g in rule.cost_paths[:2])
             how = f"left {{}} in {dirs}"

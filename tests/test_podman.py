@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 from builders import WASTE_EXPECTED
-from conftest import REQUIRE_DOCKER, fixture
+from conftest import REQUIRE_DOCKER, fixture, require_tool
 
 import imgopt
 from imgopt.errors import ImageNotFound
@@ -20,11 +19,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def podman_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    podman = shutil.which("podman")
-    if podman is None:
-        if REQUIRE_DOCKER:
-            pytest.fail("podman is missing (apt-get install podman; .ci/run installs it)")
-        pytest.skip("podman is not installed")
+    podman = require_tool("podman", "apt-get install podman; .ci/run installs it", required=REQUIRE_DOCKER)
     sock = os.path.join(str(tmp_path_factory.mktemp("podman")), "podman.sock")
     subprocess.run(
         [podman, "load", "-q", "-i", fixture("waste-docker.tar")], check=True, timeout=300, capture_output=True

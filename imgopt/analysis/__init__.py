@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..model import DIR, FILE, Image
+from ..model import FILE, Image
 from .categories import CATEGORIES, Categorizer
 from .dive import DiveMetrics, dive_metrics
 from .instructions import Attribution, Instruction, attribute
@@ -256,5 +256,4 @@ __all__ = [
     "PathSize",
     "WasteItem",
     "analyze_image",
-    "DIR",
 ]

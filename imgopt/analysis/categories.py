@@ -93,7 +93,7 @@ CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _glob_to_regex(pattern: str) -> str:
+def glob_to_regex(pattern: str) -> str:
     out = []
     i = 0
     while i < len(pattern):
@@ -113,6 +113,12 @@ def _glob_to_regex(pattern: str) -> str:
             out.append(re.escape(pattern[i]))
             i += 1
     return "".join(out)
+
+
+def compile_globs(globs: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    """One regex matching a path matched by any glob, or lying below what a glob names."""
+    alternatives = "|".join(f"{glob_to_regex(g.removesuffix('/**'))}(?:/.*)?" for g in globs)
+    return re.compile(f"(?:{alternatives})\\Z", re.DOTALL)
 
 
 class _Matcher(NamedTuple):
@@ -138,8 +144,8 @@ class Categorizer:
             for pat in patterns:
                 head, _, last = pat.rpartition("/")
                 self._globs.append(last)
-                head_re = None if head == "**" else re.compile(_glob_to_regex(head) + r"\Z", re.DOTALL)
-                self._pats.append((idx, head_re, _glob_to_regex(last)))
+                head_re = None if head == "**" else re.compile(glob_to_regex(head) + r"\Z", re.DOTALL)
+                self._pats.append((idx, head_re, glob_to_regex(last)))
         # per directory: (exact basenames, basename suffixes, regex) for the patterns that can match
         # one of its children; the sets are a C-speed prefilter, the regex decides the category
         self._child: dict[str, _Matcher | None] = {}
@@ -218,7 +224,6 @@ def category_of(path: str) -> str | None:
 def reference_category_of(path: str) -> str | None:
     """The same function written as one regex per category: the definition Categorizer must agree with."""
     for name, _, patterns in CATEGORIES:
-        for pat in patterns:
-            if re.match(_glob_to_regex(pat) + r"(?:/.*)?\Z", path, re.DOTALL):
-                return name
+        if compile_globs(patterns).match(path):
+            return name
     return None

@@ -133,7 +133,7 @@ def test_json_output() -> None:
         "end_line": 2,
         "stage": 0,
         "hadolint": "DL3009",
-        "fixable": False,
+        "fixable": True,
         "bytes": None,
         "cost": None,
     }

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import UsageError
-from .model import Comment, Dockerfile, Instruction
+from .model import Dockerfile
 from .parser import parse_dockerfile
-from .rules import FIXERS, HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check
+from .rewrite import can_fix
+from .rules import HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check, pragma_ignores
 
-_PRAGMA = re.compile(r"#\s*(imgopt|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)", re.I)
 THRESHOLDS = ("error", "warning", "info", "none")
 
 
@@ -139,34 +138,12 @@ def _read_dockerignore(context: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"cannot read {path}: {e.strerror}") from e
 
 
-def _ignores(df: Dockerfile) -> tuple[set[str], dict[int, set[str]]]:
-    """Global ignores and ignores per instruction line, from imgopt and hadolint pragmas."""
-    global_ids: set[str] = set()
-    per_line: dict[int, set[str]] = {}
-    pending: set[str] = set()
-    for item in df.items:
-        if isinstance(item, Comment):
-            m = _PRAGMA.search(item.text)
-            if m:
-                ids = {x.strip() for x in m.group(3).replace(" ", ",").split(",") if x.strip()}
-                if m.group(1).lower() == "hadolint":
-                    ids = {HADOLINT_TO_IMG[i] for i in ids if i in HADOLINT_TO_IMG}
-                if m.group(2):
-                    global_ids |= ids
-                else:
-                    pending |= ids
-        elif isinstance(item, Instruction) and pending:
-            per_line[item.line] = pending
-            pending = set()
-    return global_ids, per_line
-
-
 def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context: str | None = None) -> list[Finding]:
     """Findings of a parsed Dockerfile. ``context`` is the build context directory (for the
     .dockerignore rules); None skips those rules."""
     cfg = config or LintConfig()
     ctx = Context(df, frozenset(df.reaching_final()), _read_dockerignore(context), context is not None, cfg.max_layers)
-    global_ids, per_line = _ignores(df)
+    global_ids, per_line = pragma_ignores(df)
     out = []
     for hit in check(ctx):
         rule = RULES[hit.rule]
@@ -181,7 +158,7 @@ def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context
                 hit.ins.end_line,
                 hit.ins.stage,
                 rule.hadolint,
-                hit.rule in FIXERS,
+                can_fix(ctx, hit),
             )
         )
     return out

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .model import Dockerfile, Instruction, Stage
+from .model import Comment, Dockerfile, Instruction, Stage
 from .shell import Command, commands, run_commands, run_script
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -225,10 +225,30 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
-# rule id -> text rewrite. Empty until the rewrites of `imgopt optimize` land: a finding is only
-# reported as fixable when a fixer really exists.
-FIXERS: dict[str, Callable[..., str]] = {}
 HADOLINT_TO_IMG = {r.hadolint: r.id for r in RULES.values() if r.hadolint}
+_PRAGMA = re.compile(r"#\s*(imgopt|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)", re.I)
+
+
+def pragma_ignores(df: Dockerfile) -> tuple[set[str], dict[int, set[str]]]:
+    """Global ignores and ignores per instruction line, from imgopt and hadolint pragmas."""
+    global_ids: set[str] = set()
+    per_line: dict[int, set[str]] = {}
+    pending: set[str] = set()
+    for item in df.items:
+        if isinstance(item, Comment):
+            m = _PRAGMA.search(item.text)
+            if m:
+                ids = {x.strip() for x in m.group(3).replace(" ", ",").split(",") if x.strip()}
+                if m.group(1).lower() == "hadolint":
+                    ids = {HADOLINT_TO_IMG[i] for i in ids if i in HADOLINT_TO_IMG}
+                if m.group(2):
+                    global_ids |= ids
+                else:
+                    pending |= ids
+        elif isinstance(item, Instruction) and pending:
+            per_line[item.line] = pending
+            pending = set()
+    return global_ids, per_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +291,7 @@ def _removes(cmds: list[Command], prefix: str) -> bool:
     """Some ``rm -r`` (any spelling) in the commands deletes ``prefix`` or something in it."""
     for c in cmds:
         if c.name == "rm" and c.has_flag("-r", "-R", "--recursive"):
-            for w in c.positional():
+            for w in (re.sub(r"^(~|\$HOME|\$\{HOME\})/", "/root/", p) for p in c.positional()):
                 if w.rstrip("/*").startswith(prefix.rstrip("/")) or prefix.startswith(w.rstrip("/*") + "/"):
                     return True
     return False

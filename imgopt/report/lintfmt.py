@@ -8,7 +8,8 @@ from typing import Any
 
 from .. import __version__
 from ..dockerfile.lint import Finding
-from ..dockerfile.rules import FIXERS, RULES
+from ..dockerfile.rewrite import DOCKERIGNORE_RULES, FIXERS
+from ..dockerfile.rules import RULES
 from .text import _table, human
 
 LINT_SCHEMA = "imgopt.lint/1"
@@ -61,7 +62,7 @@ def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
             "shortDescription": {"text": RULES[rid].summary},
             "helpUri": DOCS.format(rid),
             "defaultConfiguration": {"level": SARIF_LEVEL[RULES[rid].severity]},
-            "properties": {"hadolint": RULES[rid].hadolint, "fixable": rid in FIXERS},
+            "properties": {"hadolint": RULES[rid].hadolint, "fixable": rid in FIXERS or rid in DOCKERIGNORE_RULES},
         }
         for rid in used
     ]

@@ -1,0 +1,5 @@
+FROM ruby:3.3-slim
+WORKDIR /app
+RUN gem install --no-document bundler
+COPY Gemfile Gemfile.lock ./
+RUN bundle install && rm -rf /usr/local/bundle/cache

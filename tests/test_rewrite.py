@@ -1,0 +1,135 @@
+"""Hygiene rewrites: golden files over the lint corpus, and the cases where a fixer must refuse."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import dockerfile as buildkit
+import pytest
+from conftest import ROOT
+
+from imgopt.dockerfile import lint, parse
+from imgopt.dockerfile.rewrite import FIXERS, Edit, apply_edits, hygiene, proposed_dockerignore
+
+CORPUS = sorted(glob.glob(os.path.join(ROOT, "tests", "dockerfiles", "*.Dockerfile")))
+GOLDEN = os.path.join(ROOT, "tests", "golden", "hygiene")
+# findings a fixer must leave alone, by corpus file (what the plan reports as not fixed)
+LEFT = {
+    "09-onbuild.Dockerfile": {"IMG110"},  # ONBUILD runs in child images: not rewritten
+    "28-copy-archive-extract.Dockerfile": {"IMG141"},  # the archive comes from a COPY, not a RUN
+}
+
+
+def _golden(name: str, text: str) -> str:
+    path = os.path.join(GOLDEN, name)
+    if os.environ.get("IMGOPT_REGENERATE_GOLDEN") == "1":
+        with open(path, "w") as f:
+            f.write(text)
+    with open(path) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=os.path.basename)
+def test_corpus_golden(path: str) -> None:
+    name = os.path.basename(path)
+    with open(path) as f:
+        before = f.read()
+    result = hygiene(parse(before))
+    assert result.text == _golden(name, result.text)
+    # the result is a Dockerfile BuildKit reads the same way we do
+    after = parse(result.text)
+    assert after.render() == result.text
+    assert [c.cmd.upper() for c in buildkit.parse_string(result.text)] == [i.keyword for i in after.instructions]
+    # every fixable finding is gone, except the ones a fixer must refuse
+    left = {f.rule for f in lint(after) if f.rule in FIXERS}
+    assert left == LEFT.get(name, set())
+    assert {h.rule for h in result.unfixed if h.rule in FIXERS} == LEFT.get(name, set())
+
+
+def test_lint_reports_fixable_from_the_fixers() -> None:
+    text = 'FROM debian:bookworm\nRUN apt-get update && apt-get install -y curl\nRUN ["apt-get", "update"]\n'
+    fixable = {(f.rule, f.line): f.fixable for f in lint(text)}
+    assert fixable[("IMG101", 2)] and fixable[("IMG102", 2)]
+    assert not fixable[("IMG101", 3)]  # exec form: no shell to append to
+
+
+def _fix(text: str) -> str:
+    return hygiene(parse(text)).text
+
+
+def test_apt_update_alone_is_merged_not_broken() -> None:
+    out = _fix("FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends curl\n")
+    assert out == (
+        "FROM debian:bookworm\nRUN apt-get update && \\\n    apt-get install -y --no-install-recommends curl && \\\n"
+        "    rm -rf /var/lib/apt/lists/*\n"
+    )
+    # an update with no install after it: deleting the lists there would break nothing, but
+    # neither would it save anything the merge cannot; it is left for the reader
+    lone = "FROM debian:bookworm\nRUN apt-get update\nCOPY x /x\n"
+    assert _fix(lone) == lone
+
+
+def test_merges_keep_failure_semantics() -> None:
+    head = "FROM debian:bookworm-slim\nRUN wget -O /tmp/a.tgz http://x/a.tgz"
+    out = _fix(head + "\nRUN tar -xzf /tmp/a.tgz; rm /tmp/a.tgz\n")
+    assert out == head + " && \\\n    { tar -xzf /tmp/a.tgz; rm /tmp/a.tgz; }\n"
+    # different flags, heredocs and exec form are never merged
+    for second in ('RUN ["echo", "b"]\n', "RUN --network=none echo b\n", "RUN <<EOF\necho b\nEOF\n"):
+        text = "FROM debian:bookworm-slim\nRUN echo a\n" + second
+        assert _fix(text) == text
+
+
+def test_inline_comment_and_non_shell_heredoc_are_not_appended_to() -> None:
+    for text in (
+        "FROM debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends x # why\n",
+        "FROM debian:bookworm\nRUN python3 <<EOF\nimport os; os.system('apt-get update')\nEOF\n",
+    ):
+        result = hygiene(parse(text))
+        assert result.text == text
+
+
+def test_chown_becomes_copy_chown() -> None:
+    created_before = "FROM debian:bookworm-slim\nRUN useradd app\nCOPY src/ /app\nRUN chown -R app:app /app\nUSER app\n"
+    assert _fix(created_before) == created_before.replace("COPY", "COPY --chown=app:app").replace(
+        "RUN chown -R app:app /app\n", ""
+    )
+    created_after = "FROM debian:bookworm-slim\nCOPY src/ /app\nRUN useradd app\nRUN chown -R app /app\n"
+    assert _fix(created_after) == "FROM debian:bookworm-slim\nRUN useradd app\nCOPY --chown=app src/ /app\n"
+    numeric = "FROM debian:bookworm-slim\nWORKDIR /app\nCOPY . .\nRUN chown -R 1000:1000 /app\n"
+    assert _fix(numeric) == "FROM debian:bookworm-slim\nWORKDIR /app\nCOPY --chown=1000:1000 . .\n"
+    # a RUN between writes into the target: the chown also covers its files, so it stays
+    touched = "FROM debian:bookworm-slim\nCOPY src/ /app\nRUN touch /app/x\nRUN chown -R 1000 /app\n"
+    assert "--chown" not in _fix(touched)
+    # more than the chown in that RUN
+    both = "FROM debian:bookworm-slim\nCOPY src/ /app\nRUN chown -R 1000 /app && chmod 700 /app\n"
+    assert _fix(both) == both
+
+
+def test_pragmas_and_config_are_respected() -> None:
+    text = "FROM debian:bookworm\n# imgopt ignore=IMG102\nRUN apt-get update && apt-get install -y x\n"
+    assert "--no-install-recommends" not in _fix(text)
+    assert "rm -rf /var/lib/apt/lists" in _fix(text)
+    assert hygiene(parse(text), ignore=frozenset({"IMG101"})).text.count("rm -rf") == 0
+
+
+def test_changes_name_input_lines() -> None:
+    result = hygiene(parse("FROM debian:bookworm\n\n# x\nRUN apt-get update\nRUN apt-get install -y curl\n"))
+    assert [(c.rule, c.line) for c in result.changes] == [("IMG101", 4), ("IMG101", 4), ("IMG102", 4)]
+
+
+def test_apply_edits_refuses_overlaps() -> None:
+    with pytest.raises(ValueError):
+        apply_edits("a\nb\nc\n", [Edit(1, 2, "x\n"), Edit(2, 3, "y\n")])
+    assert apply_edits("a\nb\nc", [Edit(3, 3, "z\n"), Edit(1, 1, "")]) == "b\nz\n"
+
+
+def test_proposed_dockerignore_is_conservative() -> None:
+    npm = parse("FROM node:20\nCOPY . .\nRUN npm ci\n")
+    text = proposed_dockerignore(npm, None)
+    assert text is not None and ".git\n" in text and "**/node_modules" in text
+    vendored = parse("FROM node:20\nCOPY . .\nCMD node server.js\n")  # node_modules come from the host
+    assert "node_modules" not in (proposed_dockerignore(vendored, None) or "")
+    uses_git = parse("FROM debian:bookworm\nCOPY . .\nRUN git describe > /version\n")
+    assert ".git\n" not in (proposed_dockerignore(uses_git, None) or "")
+    assert proposed_dockerignore(npm, (".git",)) is None

@@ -1,6 +1,8 @@
 """Command line: ``main(argv) -> int`` is the only place that prints or exits.
 
-Exit codes: 0 success / CI pass, 1 a CI rule failed, 2 usage error, 3 input or source error.
+Exit codes: 0 success / CI pass, 1 a CI rule failed (analyze --ci), a finding at the threshold (lint),
+the new image failed its check (compare) or no variant was found / passed (optimize), 2 usage error,
+3 input, source or build error.
 """
 
 from __future__ import annotations
@@ -88,6 +90,74 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
     lt.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of --image in a multi-platform index")
     lt.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+
+    def build_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--check",
+            action="append",
+            default=[],
+            metavar="CMD",
+            help="a command (argv, POSIX quoting; use sh -c '...' for shell syntax) that must exit 0 in both "
+            "images; repeatable. Default: run each image's own ENTRYPOINT/CMD; exit code and stdout must match",
+        )
+        q.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per check run (default 30)")
+        q.add_argument(
+            "--build-timeout", type=float, default=1800.0, metavar="S", help="seconds per build (default 1800)"
+        )
+        q.add_argument("--no-cache", action="store_true", help="build without the layer cache (honest build times)")
+        q.add_argument("--pull", action="store_true", help="let builds pull base images (default: local images only)")
+        q.add_argument("--keep", action="store_true", help="keep the built images (tags imgopt-tmp/...)")
+        q.add_argument("--no-progress", action="store_true", help="never show build progress")
+
+    c = sub.add_parser(
+        "compare",
+        help="build two Dockerfiles, compare sizes and run the same behaviour check in both",
+        description="Build A (before) and B (after), measure both, and check that B behaves like A.",
+    )
+    c.add_argument("a", metavar="A.Dockerfile")
+    c.add_argument("b", metavar="B.Dockerfile")
+    c.add_argument("--context", metavar="DIR", help="build context (default: A's directory)")
+    c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    build_options(c)
+
+    o = sub.add_parser(
+        "optimize",
+        help="rewrite a Dockerfile into smaller variants; with --verify build, check and pick the best",
+        description="Propose smaller variants of a Dockerfile. Without --verify the hygiene rewrite is proposed "
+        "(same base, same packages); with --verify every candidate is built and checked and the smallest "
+        "that passes is chosen.",
+    )
+    o.add_argument("dockerfile", metavar="DOCKERFILE")
+    o.add_argument("--context", metavar="DIR", help="build context (default: the Dockerfile's directory)")
+    o.add_argument(
+        "--target", choices=("auto", "hygiene", "slim", "alpine", "multistage", "distroless"), default="auto"
+    )
+    o.add_argument("--verify", action="store_true", help="build the original and the variants, run the check")
+    o.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    o.add_argument("-o", "--output", metavar="FILE", help="write the chosen Dockerfile here (atomically)")
+    o.add_argument(
+        "--in-place",
+        action="store_true",
+        help="replace DOCKERFILE with the chosen variant (the original is kept as DOCKERFILE.orig) "
+        "and write the proposed .dockerignore if the context has none",
+    )
+    o.add_argument("--report", metavar="FILE", help="write the report here instead of stdout")
+    o.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
+    build_options(o)
+
+    d = sub.add_parser(
+        "diff",
+        help="files added, removed and changed between two images, largest first",
+        description="Compare the final filesystems of two images (any REF that analyze accepts).",
+    )
+    d.add_argument("ref_a", metavar="REF_A")
+    d.add_argument("ref_b", metavar="REF_B")
+    d.add_argument("--format", choices=("text", "json"), default="text")
+    d.add_argument("--limit", type=int, default=50, metavar="N", help="rows in the text report (default 50)")
+    d.add_argument("--hash", action="store_true", help="hash contents: catch equal-size content changes")
+    d.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of both refs in multi-platform indexes")
+    d.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     return p
 
 
@@ -242,6 +312,118 @@ def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_FAIL if at_or_above(findings, threshold) else EXIT_OK
 
 
+def _emit(args: argparse.Namespace, text: str, stdout: TextIO, path: str | None = None) -> None:
+    target = path if path is not None else getattr(args, "output", None)
+    if target:
+        write_atomically(target, text)
+    else:
+        stdout.write(text)
+
+
+def _build_progress(args: argparse.Namespace, stderr: TextIO) -> Callable[[str], None] | None:
+    if args.no_progress or not stderr.isatty():
+        return None
+
+    def show(line: str) -> None:
+        stderr.write("\r" + line[:100].ljust(100))
+        stderr.flush()
+
+    return show
+
+
+def _compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .compare import compare
+    from .report.compare import comparison_markdown, comparison_text
+
+    progress = _build_progress(args, stderr)
+    try:
+        result = compare(
+            args.a,
+            args.b,
+            context=args.context,
+            checks=args.check,
+            timeout=args.timeout,
+            build_timeout=args.build_timeout,
+            nocache=args.no_cache,
+            pull=args.pull,
+            keep=args.keep,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            stderr.write("\r" + " " * 100 + "\r")
+    if args.format == "json":
+        text = result.to_json() + "\n"
+    elif args.format == "markdown":
+        text = comparison_markdown(result)
+    else:
+        text = comparison_text(result)
+    _emit(args, text, stdout)
+    return EXIT_OK if result.checks_passed else EXIT_FAIL
+
+
+def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .dockerfile.lint import load_config
+    from .optimize import optimize
+    from .report.compare import plan_markdown, plan_text
+
+    if args.in_place and args.output:
+        raise UsageError("use either -o or --in-place")
+    config = load_config(args.config) if args.config else None
+    progress = _build_progress(args, stderr)
+    try:
+        plan = optimize(
+            args.dockerfile,
+            context=args.context,
+            target=args.target,
+            verify=args.verify,
+            checks=args.check,
+            config=config,
+            timeout=args.timeout,
+            build_timeout=args.build_timeout,
+            nocache=args.no_cache,
+            pull=args.pull,
+            keep=args.keep,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            stderr.write("\r" + " " * 100 + "\r")
+    if args.format == "json":
+        report = plan.to_json() + "\n"
+    elif args.format == "markdown":
+        report = plan_markdown(plan)
+    else:
+        report = plan_text(plan)
+    if args.output and plan.chosen is not None:
+        write_atomically(args.output, plan.text)
+    if args.in_place and plan.chosen is not None:
+        backup = args.dockerfile + ".orig"
+        write_atomically(backup, plan.original)
+        write_atomically(args.dockerfile, plan.text)
+        context = args.context or os.path.dirname(os.path.abspath(args.dockerfile))
+        ignore = os.path.join(context, ".dockerignore")
+        if plan.dockerignore and not os.path.exists(ignore):
+            write_atomically(ignore, plan.dockerignore)
+        stderr.write(f"imgopt: wrote {args.dockerfile} (original kept as {backup})\n")
+    _emit(args, report, stdout, args.report or "")
+    return EXIT_OK if plan.succeeded else EXIT_FAIL
+
+
+def _diff(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .api import load
+    from .diff import diff_images
+    from .report.compare import diff_text
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    a = load(args.ref_a, platform=args.platform, hash_content=args.hash)
+    b = load(args.ref_b, platform=args.platform, hash_content=args.hash)
+    result = diff_images(a, b)
+    _emit(args, result.to_json() + "\n" if args.format == "json" else diff_text(result, args.limit), stdout)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -252,6 +434,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             return EXIT_USAGE
         if args.command == "lint":
             return _lint(args, out)
+        if args.command == "compare":
+            return _compare(args, out, err)
+        if args.command == "optimize":
+            return _optimize(args, out, err)
+        if args.command == "diff":
+            return _diff(args, out)
         return _analyze(args, out, err)
     except ImgoptError as e:
         err.write(f"imgopt: error: {e}\n")

@@ -5,7 +5,8 @@ into one readable line and an exit code (usage 2, input/source 3)::
 
     ImgoptError
     ├── UsageError                 bad arguments or configuration (CLI exit 2)
-    │   └── ReferenceError_        an image reference that cannot be understood
+    │   ├── ReferenceError_        an image reference that cannot be understood
+    │   └── CheckError             a behaviour check command that cannot be used
     └── InputError                 the input cannot be read (CLI exit 3)
         ├── ImageNotFound          no such image / file / tag
         ├── PlatformNotFound       a multi-platform index has no matching platform
@@ -14,7 +15,8 @@ into one readable line and an exit code (usage 2, input/source 3)::
         │   └── UnsafePath         an absolute or ``..`` name inside a layer
         ├── UnsupportedMediaType   a layer or manifest media type imgopt does not know
         ├── DaemonError            the Docker engine is down or answered with an error
-        └── DockerfileError        a Dockerfile that cannot be read or parsed
+        ├── DockerfileError        a Dockerfile that cannot be read or parsed
+        └── BuildError             the engine could not build a Dockerfile (the step and its output)
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class UsageError(ImgoptError):
 
 class ReferenceError_(UsageError):
     """An image reference that cannot be understood."""
+
+
+class CheckError(UsageError):
+    """A behaviour check command that cannot be parsed or run."""
 
 
 class InputError(ImgoptError):
@@ -78,10 +84,15 @@ class DockerfileError(InputError):
     """A Dockerfile that cannot be read or parsed."""
 
 
+class BuildError(InputError):
+    """A build failed or timed out (a variant's failure is a result; the input's is this error)."""
+
+
 __all__ = [
     "ImgoptError",
     "UsageError",
     "ReferenceError_",
+    "CheckError",
     "InputError",
     "ImageNotFound",
     "PlatformNotFound",
@@ -91,4 +102,5 @@ __all__ = [
     "UnsupportedMediaType",
     "DaemonError",
     "DockerfileError",
+    "BuildError",
 ]

@@ -62,7 +62,7 @@ def test_apt_update_alone_is_merged_not_broken() -> None:
     out = _fix("FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends curl\n")
     assert out == (
         "FROM debian:bookworm\nRUN apt-get update && \\\n    apt-get install -y --no-install-recommends curl && \\\n"
-        "    rm -rf /var/lib/apt/lists/*\n"
+        "    apt-get clean && rm -rf /var/lib/apt/lists/*\n"
     )
     # an update with no install after it: deleting the lists there would break nothing, but
     # neither would it save anything the merge cannot; it is left for the reader

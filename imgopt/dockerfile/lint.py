@@ -125,7 +125,7 @@ def find_config(start: str) -> LintConfig:
         d = parent
 
 
-def _read_dockerignore(context: str | None) -> tuple[str, ...] | None:
+def read_dockerignore(context: str | None) -> tuple[str, ...] | None:
     if context is None:
         return None
     path = os.path.join(context, ".dockerignore")
@@ -142,7 +142,7 @@ def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context
     """Findings of a parsed Dockerfile. ``context`` is the build context directory (for the
     .dockerignore rules); None skips those rules."""
     cfg = config or LintConfig()
-    ctx = Context(df, frozenset(df.reaching_final()), _read_dockerignore(context), context is not None, cfg.max_layers)
+    ctx = Context(df, frozenset(df.reaching_final()), read_dockerignore(context), context is not None, cfg.max_layers)
     global_ids, per_line = pragma_ignores(df)
     out = []
     for hit in check(ctx):

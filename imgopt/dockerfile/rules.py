@@ -37,7 +37,7 @@ RULES: dict[str, Rule] = {
             "Delete the apt lists in the RUN that ran apt-get update.",
             "DL3009",
             True,
-            ("var/lib/apt/lists/**",),
+            ("var/lib/apt/lists/**", "var/cache/apt/*.bin"),
         ),
         Rule(
             "IMG102",

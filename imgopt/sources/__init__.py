@@ -79,10 +79,19 @@ def load_image(
     platform: str | None = None,
     hash_content: bool = False,
     progress: Callable[[int], None] | None = None,
+    estimate_compressed: bool = False,
 ) -> Image:
-    """Read an image from any supported source into the model."""
+    """Read an image from any supported source into the model. ``estimate_compressed``: layers
+    stored uncompressed (docker save, the engine) get ``compressed_size`` = their gzip -6 size."""
     r = parse_ref(ref) if isinstance(ref, str) else ref
-    opts = Options(ref=str(r), source=r.transport, tag=r.tag, platform=platform, hash_content=hash_content)
+    opts = Options(
+        ref=str(r),
+        source=r.transport,
+        tag=r.tag,
+        platform=platform,
+        hash_content=hash_content,
+        estimate_compressed=estimate_compressed,
+    )
     if r.transport in ("docker-archive", "oci-archive"):
         return read_tar_file(r.location, opts, progress)
     if r.transport == "oci":

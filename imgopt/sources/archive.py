@@ -29,7 +29,7 @@ from ..errors import (
     UsageError,
 )
 from ..model import HistoryEntry, Image, ImageConfig, Layer
-from .streams import FileSource, LimitedSource, Source, decoded
+from .streams import FileSource, GzipCounter, Source, decoded
 from .tar import ParsedLayer, TarReader, normalize, parse_layer
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class Blob:
     layer: ParsedLayer
     stored_size: int
     compression: str  # "none", "gzip", "zstd"
+    gzip_estimate: int | None = None  # gzip -6 size of an uncompressed blob (Options.estimate_compressed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Options:
     tag: str | None = None
     platform: str | None = None
     hash_content: bool = False
+    estimate_compressed: bool = False  # uncompressed layers: compressed_size = gzip -6 of the layer tar
 
 
 class BlobStore:
@@ -173,7 +175,10 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
             continue
         if h.kind != "file" or h.size == 0:
             continue
-        data: LimitedSource = outer.data()
+        data: Source = outer.data()
+        counter = GzipCounter(data) if opts.estimate_compressed and not _is_doc_name(name) else None
+        if counter is not None:
+            data = counter
         if _is_doc_name(name):
             if h.size > MAX_JSON:
                 raise CorruptArchive(f"{name} is implausibly large ({h.size} bytes)")
@@ -184,7 +189,8 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
         if kind in ("tar", "gzip", "zstd"):
             # whatever follows the tar end marker inside the blob is skipped by the next next()
             layer = parse_layer(stream, name, hash_content=opts.hash_content, head=head)
-            store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind)
+            estimate = counter.finish() if counter is not None and kind == "tar" else None
+            store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind, estimate)
         elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
             store.docs[name] = first + data.read(h.size - len(first))
     return assemble(store, opts)
@@ -478,7 +484,7 @@ def _build_image(
                 media_type=media,
                 size=blob.layer.size,
                 tar_size=blob.layer.tar_size,
-                compressed_size=blob.stored_size if blob.compression != "none" else None,
+                compressed_size=blob.stored_size if blob.compression != "none" else blob.gzip_estimate,
                 entries=blob.layer.entries,
                 history=next(layer_history, None),
             )

@@ -122,6 +122,39 @@ class LimitedSource:
         return got
 
 
+class GzipCounter:
+    """Passes another source through and counts what ``gzip -6`` would make of every byte read or
+    skipped: the size ``docker push`` would upload for an uncompressed layer."""
+
+    def __init__(self, src: Source) -> None:
+        import zlib
+
+        self._src = src
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        self.compressed = 0
+
+    def read(self, n: int) -> bytes:
+        data = self._src.read(n)
+        self.compressed += len(self._z.compress(data))
+        return data
+
+    def skip(self, n: int) -> int:
+        done = 0
+        while done < n:
+            chunk = self.read(min(n - done, 1 << 20))
+            if not chunk:
+                break
+            done += len(chunk)
+        return done
+
+    def finish(self) -> int:
+        """Read what is left of the source and return the compressed size."""
+        while self.skip(1 << 30):
+            pass
+        self.compressed += len(self._z.flush())
+        return self.compressed
+
+
 class PrefixedSource:
     """Bytes already read (for sniffing) followed by the rest of a source."""
 

@@ -1,5 +1,5 @@
 FROM debian:bookworm
 RUN apt-get update && \
     apt-get install --no-install-recommends -y curl && \
-    rm -rf /var/lib/apt/lists/*
+    apt-get clean && rm -rf /var/lib/apt/lists/*
 CMD ["curl", "--version"]

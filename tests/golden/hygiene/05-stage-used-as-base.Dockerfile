@@ -1,5 +1,5 @@
 FROM ubuntu:22.04 AS base
-RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends python3 && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 FROM base AS final
 COPY app.py /app.py

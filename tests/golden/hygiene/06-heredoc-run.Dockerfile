@@ -4,7 +4,7 @@ RUN <<EOF
 set -e
 apt-get update
 apt-get install -y --no-install-recommends python3
-rm -rf /var/lib/apt/lists/*
+apt-get clean && rm -rf /var/lib/apt/lists/*
 EOF
 COPY <<EOF /etc/app.conf
 listen = 8080

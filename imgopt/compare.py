@@ -1,0 +1,335 @@
+"""Build two Dockerfiles, measure both images, run the same behaviour check in both.
+
+The check is what makes a saving a saving: by default each image runs its own ENTRYPOINT/CMD and
+the exit code and stdout must match the original's; with ``checks`` every command must exit 0 in
+both. An image that fails its check is reported as failed, never as smaller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .analysis import analyze_image
+from .engine import Build, Run, Session, needs_buildkit, split_check
+from .errors import BuildError, UsageError
+from .sources import load_image
+
+SCHEMA = "imgopt.compare/1"
+DEFAULT_CHECK = "default (the image's own ENTRYPOINT/CMD)"
+CONFIG_KEYS = ("entrypoint", "cmd", "user", "workdir", "env", "exposed_ports")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A built image, measured with the exact analysis."""
+
+    tag: str
+    image_id: str
+    size_bytes: int  # regular-file bytes over all layers (what the layers ship)
+    compressed_size_bytes: int | None  # gzip -6 of each layer tar: what a push uploads
+    final_size_bytes: int  # the final filesystem
+    reclaimable_bytes: int
+    layers: int
+    build_seconds: float
+    builder: str
+    config: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "image_id": self.image_id,
+            "size_bytes": self.size_bytes,
+            "compressed_size_bytes": self.compressed_size_bytes,
+            "final_size_bytes": self.final_size_bytes,
+            "reclaimable_bytes": self.reclaimable_bytes,
+            "layers": self.layers,
+            "build_seconds": round(self.build_seconds, 2),
+            "builder": self.builder,
+            "config": self.config,
+        }
+
+
+@dataclass(frozen=True)
+class Side:
+    """One Dockerfile: built and measured, or the reason it did not build."""
+
+    label: str
+    dockerfile: str  # the text that was built
+    measure: Measure | None
+    error: str | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.measure is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "built": self.built, "error": self.error}
+        out.update(self.measure.to_dict() if self.measure else {"size_bytes": None})
+        return out
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    before: Run
+    after: Run
+    passed: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "reason": self.reason,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+        }
+
+
+def _describe(run: Run) -> str:
+    if run.timed_out:
+        return f"still running after {run.seconds:.0f} s"
+    lines = run.stdout.count("\n") + (1 if run.stdout and not run.stdout.endswith("\n") else 0)
+    return f"exit {run.exit_code}, {lines} line(s) of stdout"
+
+
+def judge_default(before: Run, after: Run) -> CheckResult:
+    if before.timed_out and after.timed_out:
+        return CheckResult(
+            DEFAULT_CHECK, before, after, True, "both still running at the timeout (a service: add --check to test it)"
+        )
+    if before.exit_code != after.exit_code:
+        return CheckResult(
+            DEFAULT_CHECK, before, after, False, f"before: {_describe(before)}; after: {_describe(after)}"
+        )
+    if before.stdout != after.stdout:
+        return CheckResult(DEFAULT_CHECK, before, after, False, "same exit code, different stdout")
+    return CheckResult(DEFAULT_CHECK, before, after, True, f"same exit code ({before.exit_code}) and stdout")
+
+
+def judge_command(name: str, before: Run, after: Run) -> CheckResult:
+    if before.exit_code != 0:
+        return CheckResult(name, before, after, False, f"fails on the original image too ({_describe(before)})")
+    if after.exit_code != 0:
+        return CheckResult(name, before, after, False, f"fails on the new image ({_describe(after)})")
+    return CheckResult(name, before, after, True, "exit 0 in both")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    before: Side
+    after: Side
+    checks: tuple[CheckResult, ...]
+    config_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def checks_passed(self) -> bool:
+        return self.after.built and self.before.built and all(c.passed for c in self.checks)
+
+    @property
+    def saved_bytes(self) -> int | None:
+        """Bytes saved; None when the new image did not build or failed a check (never a saving)."""
+        if not self.checks_passed or self.before.measure is None or self.after.measure is None:
+            return None
+        return self.before.measure.size_bytes - self.after.measure.size_bytes
+
+    @property
+    def saved_percent(self) -> float | None:
+        saved = self.saved_bytes
+        if saved is None or self.before.measure is None or not self.before.measure.size_bytes:
+            return None
+        return round(100.0 * saved / self.before.measure.size_bytes, 2)
+
+    @property
+    def verdict(self) -> str:
+        from .report.text import human
+
+        if not self.before.built:
+            return f"the original did not build: {self.before.error}"
+        if not self.after.built:
+            return f"FAILED: {self.after.label} did not build: {self.after.error}"
+        failed = [c for c in self.checks if not c.passed]
+        if failed:
+            return f"FAILED: {self.after.label} does not behave like {self.before.label}: {failed[0].reason}"
+        saved = self.saved_bytes or 0
+        if saved > 0:
+            return f"{self.after.label} is {human(saved)} ({self.saved_percent}%) smaller and passes the check"
+        return f"{self.after.label} passes the check but is not smaller ({human(-saved)} larger)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "saved_bytes": self.saved_bytes,
+            "saved_percent": self.saved_percent,
+            "check": {"passed": self.checks_passed, "results": [c.to_dict() for c in self.checks]},
+            "config_changes": {k: {"before": a, "after": b} for k, (a, b) in self.config_changes.items()},
+            "verdict": self.verdict,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_dataframe(self) -> Any:
+        import pandas as pd
+
+        from .report.compare import comparison_rows
+
+        rows = comparison_rows(self)
+        return pd.DataFrame(rows, columns=["metric", "before", "after", "change"]).set_index("metric")
+
+    def _repr_html_(self) -> str:
+        from .report.compare import comparison_html
+
+        return comparison_html(self)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_and_measure(
+    session: Session,
+    context: str,
+    text: str,
+    label: str,
+    *,
+    dockerignore: Sequence[str] | None = None,
+    nocache: bool = False,
+    pull: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Side:
+    """Build and measure; a failed build is a Side with its error (the caller decides whether
+    that is fatal)."""
+    from .dockerfile.parser import parse
+
+    try:
+        build = session.build(
+            context,
+            text,
+            label,
+            dockerignore=dockerignore,
+            nocache=nocache,
+            buildkit=needs_buildkit(parse(text)),
+            pull=pull,
+            progress=progress,
+        )
+    except BuildError as e:
+        return Side(label, text, None, str(e))
+    return Side(label, text, measure(build))
+
+
+def measure(build: Build) -> Measure:
+    image = load_image("docker-daemon:" + build.image_id, estimate_compressed=True)
+    a = analyze_image(image, top=5)
+    c = image.config
+    config = {
+        "entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
+        "cmd": list(c.cmd) if c.cmd is not None else None,
+        "user": c.user,
+        "workdir": c.workdir,
+        "env": list(c.env),
+        "exposed_ports": list(c.exposed_ports),
+    }
+    return Measure(
+        build.tag,
+        build.image_id,
+        a.size_bytes,
+        a.compressed_size_bytes,
+        a.final_size_bytes,
+        a.reclaimable_bytes,
+        len(image.layers),
+        build.seconds,
+        build.builder,
+        config,
+    )
+
+
+def run_checks(
+    session: Session, before: Measure, after: Measure, checks: Sequence[str], timeout: float
+) -> tuple[CheckResult, ...]:
+    if not checks:
+        return (judge_default(session.run(before.tag, timeout=timeout), session.run(after.tag, timeout=timeout)),)
+    out = []
+    for check in checks:
+        argv = split_check(check)
+        out.append(
+            judge_command(
+                check,
+                session.run(before.tag, argv, timeout=timeout),
+                session.run(after.tag, argv, timeout=timeout),
+            )
+        )
+    return tuple(out)
+
+
+def config_changes(before: Measure, after: Measure) -> dict[str, tuple[Any, Any]]:
+    return {
+        k: (before.config.get(k), after.config.get(k))
+        for k in CONFIG_KEYS
+        if before.config.get(k) != after.config.get(k)
+    }
+
+
+def read_dockerfile(path_or_text: str) -> tuple[str, str]:
+    """(label, text) of a Dockerfile given as a path or as text."""
+    if "\n" in path_or_text:
+        return "<text>", path_or_text
+    try:
+        with open(path_or_text, encoding="utf-8") as f:
+            return path_or_text, f.read()
+    except FileNotFoundError as e:
+        from .errors import DockerfileError
+
+        raise DockerfileError(f"no such Dockerfile: {path_or_text}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        from .errors import DockerfileError
+
+        raise DockerfileError(f"cannot read {path_or_text}: {e}") from e
+
+
+def compare(
+    a: str,
+    b: str,
+    *,
+    context: str | None = None,
+    checks: Sequence[str] = (),
+    timeout: float = 30.0,
+    build_timeout: float = 1800.0,
+    nocache: bool = False,
+    pull: bool = False,
+    keep: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """Build Dockerfiles ``a`` (before) and ``b`` (after) in ``context`` (default: a's directory),
+    measure both, run the checks in both. Temporary images are removed unless ``keep``."""
+    label_a, text_a = read_dockerfile(a)
+    label_b, text_b = read_dockerfile(b)
+    if context is None:
+        if label_a == "<text>":
+            raise UsageError("a build context is needed when the Dockerfile is given as text")
+        context = os.path.dirname(os.path.abspath(a))
+    if not os.path.isdir(context):
+        raise UsageError(f"build context {context} is not a directory")
+    for c in checks:
+        split_check(c)
+    with Session(timeout=build_timeout) as session:
+        session.keep = keep
+        before = build_and_measure(session, context, text_a, "before", nocache=nocache, pull=pull, progress=progress)
+        if before.measure is None:
+            raise BuildError(f"{label_a}: {before.error}")
+        after = build_and_measure(session, context, text_b, "after", nocache=nocache, pull=pull, progress=progress)
+        m_before, m_after = before.measure, after.measure
+        before = Side(label_a, text_a, m_before)
+        after = Side(label_b, text_b, m_after, after.error)
+        if m_after is None:
+            return Comparison(before, after, ())
+        results = run_checks(session, m_before, m_after, checks, timeout)
+        return Comparison(before, after, results, config_changes(m_before, m_after))
+
+
+__all__ = ["CheckResult", "Comparison", "Measure", "Side", "compare"]

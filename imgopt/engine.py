@@ -1,0 +1,387 @@
+"""Builds and runs on the Docker engine: the I/O edge of ``optimize`` and ``compare``.
+
+Besides ``sources/daemon.py`` (which reads images) this is the only module that imports the docker
+SDK. Classic builds go through the Engine API (``POST /build``) with a context tar made here, so a
+variant's Dockerfile and its proposed ``.dockerignore`` never touch the user's directory. Dockerfiles
+that need BuildKit (heredocs, ``RUN --mount``, ``COPY --chmod``/``--link``...) are built with a
+docker CLI that has BuildKit built in (``DOCKER_BUILDKIT=1``; a CLI with the buildx plugin works too),
+from a temporary directory holding the Dockerfile and its ``Dockerfile.dockerignore``.
+
+Everything this module creates (tags, containers) is tracked by a ``Session`` and removed when the
+session closes: on success, on failure, on timeout and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .dockerfile.model import Dockerfile
+from .errors import BuildError, CheckError, DaemonError, ImageNotFound
+
+log = logging.getLogger(__name__)
+
+BUILDKIT_FLAGS = {"RUN": ("mount", "network", "security"), "COPY": ("chmod", "link", "parents", "exclude")}
+
+
+def needs_buildkit(df: Dockerfile) -> bool:
+    """Whether the classic builder would reject this Dockerfile."""
+    if "syntax" in df.directives:
+        return True
+    for ins in df.instructions:
+        if ins.heredocs:
+            return True
+        wanted = BUILDKIT_FLAGS.get(ins.keyword, ())
+        if ins.keyword == "ADD":
+            wanted = BUILDKIT_FLAGS["COPY"] + ("checksum", "keep-git-dir")
+        if any(f.name in wanted for f in ins.flags):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    tag: str
+    image_id: str
+    seconds: float
+    builder: str  # "classic" or "buildkit"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One container run: its exit code (None: still running at the timeout, then killed) and output."""
+
+    command: tuple[str, ...] | None  # None: the image's own ENTRYPOINT/CMD
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "command": list(self.command) if self.command is not None else None,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if "Connection refused" in text or "No such file" in text or "FileNotFoundError" in text:
+        return "it is not running or its socket is missing (is dockerd started? DOCKER_HOST?)"
+    return text[:300]
+
+
+def find_buildkit_cli() -> str | None:
+    """A docker CLI that can run BuildKit builds: ``$IMGOPT_DOCKER_CLI``, else ``docker`` on PATH
+    with buildx, else a CLI older than 23 (BuildKit built in) such as Debian's /usr/bin/docker."""
+    candidates = [os.environ.get("IMGOPT_DOCKER_CLI"), shutil.which("docker"), "/usr/bin/docker"]
+    for cli in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):
+        try:
+            if subprocess.run([cli, "buildx", "version"], capture_output=True, timeout=20).returncode == 0:
+                return cli
+            out = subprocess.run(
+                [cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, timeout=20
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        major = out.split(".")[0]
+        if major.isdigit() and int(major) < 23:
+            return cli
+    return None
+
+
+class Session:
+    """A connection to the engine that removes every tag and container it made when closed."""
+
+    def __init__(self, *, timeout: float = 1800.0, prefix: str = "imgopt-tmp") -> None:
+        try:
+            import docker
+            from docker.errors import DockerException
+        except ImportError as e:  # pragma: no cover - docker is a declared dependency
+            raise DaemonError("the docker SDK is not installed (pip install docker)") from e
+        try:
+            self.client: Any = docker.from_env(timeout=int(timeout))
+            self.client.ping()
+        except DockerException as e:
+            raise DaemonError(f"cannot reach the Docker engine: {_reason(e)}") from e
+        self.timeout = timeout
+        self.prefix = prefix
+        self.run_id = uuid.uuid4().hex[:10]
+        self.tags: list[str] = []
+        self.containers: list[str] = []
+        self.keep = False
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        from docker.errors import DockerException
+
+        for cid in self.containers:
+            try:
+                self.client.api.remove_container(cid, force=True)
+            except DockerException as e:
+                log.warning("could not remove container %s: %s", cid[:12], e)
+        self.containers.clear()
+        if not self.keep:
+            for tag in reversed(self.tags):
+                try:
+                    self.client.api.remove_image(tag, force=True)
+                except DockerException as e:
+                    log.debug("could not remove %s: %s", tag, e)
+            self.tags.clear()
+        self.client.close()
+
+    def new_tag(self, name: str) -> str:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.lower())[:60]
+        tag = f"{self.prefix}/{safe}:{self.run_id}"
+        self.tags.append(tag)
+        return tag
+
+    def has_image(self, ref: str) -> bool:
+        from docker.errors import DockerException, NotFound
+
+        try:
+            self.client.api.inspect_image(ref)
+            return True
+        except NotFound:
+            return False
+        except DockerException as e:
+            raise DaemonError(f"the Docker engine failed to inspect {ref!r}: {_reason(e)}") from e
+
+    # -- builds --------------------------------------------------------------------------------
+
+    def build(
+        self,
+        context: str,
+        dockerfile: str,
+        name: str,
+        *,
+        dockerignore: Sequence[str] | None = None,
+        nocache: bool = False,
+        buildkit: bool = False,
+        pull: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> Build:
+        """Build ``dockerfile`` (text) in ``context``; ``dockerignore`` replaces the context's own
+        .dockerignore (None: use the context's). Raises BuildError with the failing step's output."""
+        if not os.path.isdir(context):
+            raise BuildError(f"build context {context} is not a directory")
+        tag = self.new_tag(name)
+        start = time.monotonic()
+        if buildkit:
+            self._build_cli(context, dockerfile, tag, dockerignore, nocache, pull, progress)
+            builder = "buildkit"
+        else:
+            self._build_api(context, dockerfile, tag, dockerignore, nocache, pull, progress)
+            builder = "classic"
+        seconds = time.monotonic() - start
+        image_id = str(self.client.api.inspect_image(tag)["Id"])
+        return Build(tag, image_id, seconds, builder)
+
+    def _build_api(
+        self,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        dockerignore: Sequence[str] | None,
+        nocache: bool,
+        pull: bool,
+        progress: Callable[[str], None] | None,
+    ) -> None:
+        from docker.errors import DockerException
+        from docker.utils.build import tar
+
+        exclude = list(dockerignore) if dockerignore is not None else _read_ignore(context)
+        name = f".dockerfile.imgopt-{self.run_id}"
+        deadline = time.monotonic() + self.timeout
+        tail: list[str] = []
+        try:
+            with tar(context, exclude=exclude, dockerfile=(name, dockerfile)) as ctx_tar:
+                stream = self.client.api.build(
+                    fileobj=ctx_tar,
+                    custom_context=True,
+                    dockerfile=name,
+                    tag=tag,
+                    rm=True,
+                    forcerm=True,
+                    nocache=nocache,
+                    pull=pull,
+                    decode=True,
+                    timeout=int(self.timeout),
+                )
+                for chunk in stream:
+                    if "error" in chunk or "errorDetail" in chunk:
+                        detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
+                        raise BuildError(_build_failure(str(detail), tail))
+                    text = str(chunk.get("stream") or chunk.get("status") or "")
+                    for ln in text.splitlines():
+                        if ln.strip():
+                            tail = (tail + [ln.rstrip()])[-12:]
+                            if progress is not None:
+                                progress(ln.rstrip())
+                    if time.monotonic() > deadline:
+                        raise BuildError(f"build timed out after {self.timeout:.0f} s")
+        except DockerException as e:
+            raise BuildError(_build_failure(_reason(e), tail)) from e
+        except OSError as e:
+            raise BuildError(f"build failed: {e}") from e
+        except Exception as e:
+            if type(e).__module__.split(".")[0] in ("urllib3", "requests"):
+                raise BuildError(f"build timed out or the connection broke: {_reason(e)}") from e
+            raise
+
+    def _build_cli(
+        self,
+        context: str,
+        dockerfile: str,
+        tag: str,
+        dockerignore: Sequence[str] | None,
+        nocache: bool,
+        pull: bool,
+        progress: Callable[[str], None] | None,
+    ) -> None:
+        cli = find_buildkit_cli()
+        if cli is None:
+            raise BuildError(
+                "this Dockerfile needs BuildKit, and no docker CLI with BuildKit was found "
+                "(install buildx, or set IMGOPT_DOCKER_CLI to a docker CLI older than 23)"
+            )
+        with tempfile.TemporaryDirectory(prefix="imgopt-build-") as tmp:
+            path = os.path.join(tmp, "Dockerfile")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(dockerfile)
+            if dockerignore is not None:
+                with open(path + ".dockerignore", "w", encoding="utf-8") as f:
+                    f.write("\n".join(dockerignore) + "\n")
+            cmd = [cli, "build", "--progress=plain", "-f", path, "-t", tag]
+            cmd += ["--no-cache"] if nocache else []
+            cmd += ["--pull"] if pull else []
+            env = dict(os.environ, DOCKER_BUILDKIT="1")  # DOCKER_HOST, if set, is the SDK's too
+            proc = subprocess.Popen(
+                [*cmd, context], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
+            timer = threading.Timer(self.timeout, proc.kill)
+            timer.start()
+            tail: list[str] = []
+            try:
+                assert proc.stdout is not None
+                for ln in proc.stdout:
+                    tail = (tail + [ln.rstrip()])[-12:]
+                    if progress is not None:
+                        progress(ln.rstrip())
+                code = proc.wait()
+            finally:
+                timer.cancel()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            if code != 0:
+                if code < 0:
+                    raise BuildError(f"build timed out after {self.timeout:.0f} s")
+                raise BuildError(_build_failure(f"docker build exited with {code}", tail))
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run(self, image: str, command: Sequence[str] | None = None, *, timeout: float = 30.0) -> Run:
+        """Run ``command`` (argv, entrypoint replaced; None: the image's own ENTRYPOINT/CMD) and
+        collect exit code, stdout and stderr. A container still running at ``timeout`` is killed."""
+        from docker.errors import DockerException
+        from docker.errors import ImageNotFound as SdkImageNotFound
+
+        kwargs: dict[str, Any] = {}
+        if command is not None:
+            if not command:
+                raise CheckError("an empty check command")
+            kwargs = {"entrypoint": [command[0]], "command": list(command[1:])}
+        start = time.monotonic()
+        try:
+            container = self.client.api.create_container(image, **kwargs)
+        except SdkImageNotFound as e:
+            raise ImageNotFound(f"no image {image!r} in the Docker engine") from e
+        except DockerException as e:
+            raise DaemonError(f"cannot create a container from {image}: {_reason(e)}") from e
+        cid = container["Id"]
+        self.containers.append(cid)
+        exit_code: int | None
+        try:
+            self.client.api.start(cid)
+            exit_code = self._wait(cid, timeout)
+            seconds = time.monotonic() - start
+            if exit_code is None:
+                self.client.api.kill(cid)
+            stdout = self.client.api.logs(cid, stdout=True, stderr=False).decode("utf-8", "replace")
+            stderr = self.client.api.logs(cid, stdout=False, stderr=True).decode("utf-8", "replace")
+        except DockerException as e:
+            # a missing executable makes start() fail: that is the check's result, not our error
+            msg = _reason(e)
+            if "executable file not found" in msg or "no such file or directory" in msg.lower():
+                return Run(tuple(command) if command else None, 127, "", msg, time.monotonic() - start)
+            raise DaemonError(f"running {image} failed: {msg}") from e
+        finally:
+            try:
+                self.client.api.remove_container(cid, force=True)
+                self.containers.remove(cid)
+            except DockerException:
+                pass
+        return Run(tuple(command) if command is not None else None, exit_code, stdout, stderr, seconds)
+
+    def _wait(self, cid: str, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.client.api.inspect_container(cid)["State"]
+            if not state.get("Running") and state.get("Status") in ("exited", "dead"):
+                return int(state.get("ExitCode", -1))
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
+
+
+def _read_ignore(context: str) -> list[str] | None:
+    path = os.path.join(context, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [ln.strip() for ln in f.read().splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    except FileNotFoundError:
+        return None
+
+
+def _build_failure(reason: str, tail: list[str]) -> str:
+    step = next((ln for ln in reversed(tail) if ln.lstrip().startswith(("Step ", "#"))), "")
+    where = f" at {step.strip()}" if step else ""
+    return f"build failed{where}: {reason.strip()}"
+
+
+def split_check(command: str) -> tuple[str, ...]:
+    """A ``--check`` string as argv (POSIX quoting); use ``sh -c '...'`` for shell syntax."""
+    try:
+        argv = tuple(shlex.split(command))
+    except ValueError as e:
+        raise CheckError(f"cannot parse check command {command!r}: {e}") from e
+    if not argv:
+        raise CheckError("an empty check command")
+    return argv
+
+
+__all__ = ["Build", "Run", "Session", "find_buildkit_cli", "needs_buildkit", "split_check"]

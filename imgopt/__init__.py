@@ -9,9 +9,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import analyze, lint, load, parse_dockerfile
+from .api import analyze, diff, lint, load, parse_dockerfile
+from .compare import Comparison, compare
+from .diff import ImageDiff
 from .dockerfile.lint import Finding, LintConfig
 from .errors import (
+    BuildError,
+    CheckError,
     CorruptArchive,
     DaemonError,
     DockerfileError,
@@ -24,6 +28,7 @@ from .errors import (
     UnsupportedMediaType,
     UsageError,
 )
+from .optimize import Plan, optimize
 
 __all__ = [
     "__version__",
@@ -31,6 +36,12 @@ __all__ = [
     "load",
     "lint",
     "parse_dockerfile",
+    "optimize",
+    "compare",
+    "diff",
+    "Plan",
+    "Comparison",
+    "ImageDiff",
     "Finding",
     "LintConfig",
     "ImgoptError",
@@ -44,4 +55,6 @@ __all__ = [
     "UnsupportedMediaType",
     "DaemonError",
     "DockerfileError",
+    "BuildError",
+    "CheckError",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from .analysis import Analysis, analyze_image
 from .analysis.instructions import Instruction
+from .diff import ImageDiff
 from .dockerfile.lint import Finding, LintConfig
 from .dockerfile.model import Dockerfile
 from .model import Image
@@ -79,4 +80,20 @@ def lint(
     return list(quantify(findings, analyze(image, dockerfile=df, platform=platform)).findings)
 
 
-__all__ = ["analyze", "load", "dockerfile_instructions", "parse_dockerfile", "lint"]
+def diff(
+    a: str | ImageRef | Image,
+    b: str | ImageRef | Image,
+    *,
+    platform: str | None = None,
+    hash_content: bool = False,
+) -> ImageDiff:
+    """Files added, removed and changed between the final filesystems of two images, largest first."""
+    from .diff import diff_images
+
+    def get(x: str | ImageRef | Image) -> Image:
+        return x if isinstance(x, Image) else load(x, platform=platform, hash_content=hash_content)
+
+    return diff_images(get(a), get(b))
+
+
+__all__ = ["analyze", "load", "dockerfile_instructions", "parse_dockerfile", "lint", "diff"]

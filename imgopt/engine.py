@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -300,7 +301,8 @@ class Session:
             if code != 0:
                 if code < 0:
                     raise BuildError(f"build timed out after {self.timeout:.0f} s")
-                raise BuildError(_build_failure(f"docker build exited with {code}", tail))
+                said = next((ln for ln in reversed(tail) if ln.strip()), f"docker build exited with {code}")
+                raise BuildError(_build_failure(said, tail[:-1]))
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -368,7 +370,7 @@ def _read_ignore(context: str) -> list[str] | None:
 
 
 def _build_failure(reason: str, tail: list[str]) -> str:
-    step = next((ln for ln in reversed(tail) if ln.lstrip().startswith(("Step ", "#"))), "")
+    step = next((ln for ln in reversed(tail) if re.match(r"\s*(Step \d|#\d+ \[)", ln)), "")
     where = f" at {step.strip()}" if step else ""
     return f"build failed{where}: {reason.strip()}"
 

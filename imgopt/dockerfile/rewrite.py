@@ -13,7 +13,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .model import Comment, Dockerfile, Instruction, Item, Stage
 from .parser import parse
@@ -491,6 +491,10 @@ class Rewrite:
     text: str
     changes: tuple[Change, ...]
     unfixed: tuple[Hit, ...]  # hygiene findings of the result that no fixer could handle
+    origin: tuple[int, ...] = ()  # line of the result (index + 1) -> line of the input it came from
+
+    def input_line(self, line: int) -> int:
+        return self.origin[line - 1] if 0 < line <= len(self.origin) else line
 
 
 HYGIENE = frozenset(FIXERS)
@@ -546,7 +550,13 @@ def hygiene(
         text, origin = _apply_tracking(text, origin, edits)
         current = parse(text, df.path)
     ctx = Context(current, frozenset(current.reaching_final()), dockerignore, has_context)
-    return Rewrite(text, tuple(sorted(changes, key=lambda c: c.line)), tuple(wanted(current, ctx)))
+    merged: dict[tuple[str, int], Change] = {}
+    for c in changes:  # one entry per finding: fixes of the same finding over several rounds join
+        finding = (c.rule, c.line)
+        prev = merged.get(finding)
+        merged[finding] = c if prev is None else replace(prev, description=f"{prev.description}; {c.description}")
+    ordered = tuple(sorted(merged.values(), key=lambda c: c.line))
+    return Rewrite(text, ordered, tuple(wanted(current, ctx)), tuple(origin))
 
 
 def _apply_tracking(text: str, origin: list[int], edits: list[Edit]) -> tuple[str, list[int]]:

@@ -13,6 +13,7 @@ import json
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -230,9 +231,10 @@ def _bases(df: Dockerfile) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.base_resolved for s in _external_stages(df)))
 
 
-def _start(df: Dockerfile, **kw: Any) -> tuple[Dockerfile, list[Change]]:
+def _start(df: Dockerfile, **kw: Any) -> tuple[Dockerfile, list[Change], Callable[[int], int]]:
+    """The hygiene result, its changes, and a map from its lines to the input's."""
     r = hygiene(df, **kw)
-    return parse(r.text, df.path), list(r.changes)
+    return parse(r.text, df.path), list(r.changes), r.input_line
 
 
 def _finish(target: str, text: str, changes: list[Change], warnings: list[str]) -> Variant:
@@ -251,7 +253,7 @@ def hygiene_variant(df: Dockerfile, **kw: Any) -> Variant:
 
 
 def slim_variant(df: Dockerfile, **kw: Any) -> Variant:
-    fixed, changes = _start(df, **kw)
+    fixed, changes, origin = _start(df, **kw)
     edits = []
     for st in _external_stages(fixed):
         if st.index not in fixed.reaching_final():
@@ -259,7 +261,7 @@ def slim_variant(df: Dockerfile, **kw: Any) -> Variant:
         new = slim_base(st.base_resolved)
         if new is not None and "$" not in st.base:
             edits.append(_edit_from(st.from_instruction, new))
-            changes.append(Change("IMG143", df.stages[st.index].from_instruction.line, f"base {st.base} -> {new}"))
+            changes.append(Change("IMG143", origin(st.from_instruction.line), f"base {st.base} -> {new}"))
     if not edits:
         raise NotApplicable("no base image of the final stage has a known -slim tag")
     warnings = ["a -slim base lacks compilers, -dev headers, man pages and some tools of the full image"]
@@ -321,7 +323,7 @@ def _to_apk_segment(seg: str, warnings: list[str], line: int, extra: set[str]) -
 
 
 def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
-    fixed, changes = _start(df, **kw)
+    fixed, changes, origin = _start(df, **kw)
     warnings: list[str] = []
     edits: list[Edit] = []
     converted = False
@@ -367,7 +369,7 @@ def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
             flags = "".join(f" --{f.name}" + (f"={f.value}" if f.value is not None else "") for f in ins.flags)
             text = f"RUN{flags} {join_top(new_segs)}\n" if new_segs else ""
             edits.append(Edit(ins.line, ins.end_line, text))
-            changes.append(Change("alpine", _origin_line(df, fixed, ins), "apt/yum commands converted to apk"))
+            changes.append(Change("alpine", origin(ins.line), "apt/yum commands converted to apk"))
         if extra and st.base_stage is None:
             first = st.from_instruction
             edits = [e for e in edits if e.first != first.line]
@@ -389,15 +391,6 @@ def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
         "TCP only since musl 1.2.4): test name resolution of services"
     )
     return _finish("alpine", apply_edits(fixed.render(), edits), changes, warnings)
-
-
-def _origin_line(df: Dockerfile, fixed: Dockerfile, ins: Instruction) -> int:
-    """The input line an instruction of the hygiene result came from (same text, else same order)."""
-    for orig in df.instructions:
-        if orig.raw == ins.raw:
-            return orig.line
-    idx = fixed.instructions.index(ins)
-    return df.instructions[min(idx, len(df.instructions) - 1)].line
 
 
 # --- multi-stage -------------------------------------------------------------------------------
@@ -568,12 +561,13 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     """Move the final stage's build into a builder stage; a runtime stage on a slim (or distroless)
     base gets the runtime packages, the users, the artifacts and every metadata instruction."""
     target = "distroless" if distroless else "multistage"
-    fixed, changes = _start(df, **kw)
+    fixed, changes, origin = _start(df, **kw)
     final = fixed.final_stage
     if final is None or final.base_stage is not None or final.base_resolved.lower() == "scratch":
         raise NotApplicable("the final stage is not built from an external base image")
     ctx = Context(fixed, frozenset(fixed.reaching_final()), None, False)
-    toolchain = any(h.rule == "IMG142" and h.ins.stage == final.index for h in check(ctx))
+    toolchain_hits = [h for h in check(ctx) if h.rule == "IMG142" and h.ins.stage == final.index]
+    toolchain = bool(toolchain_hits)
     base_info = data("bases.json")["images"].get(base_ref(final.base_resolved).official or "")
     if not toolchain and not (base_info and base_info["runtime"]):
         raise NotApplicable("the final stage installs no build toolchain: nothing to split off")
@@ -613,7 +607,7 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
             setup.append(
                 "RUN apt-get update && apt-get install -y --no-install-recommends "
                 + " ".join(plan.packages)
-                + " && rm -rf /var/lib/apt/lists/*"
+                + " && apt-get clean && rm -rf /var/lib/apt/lists/*"
             )
     if not distroless:
         setup += [i.raw.rstrip("\n") for i in plan.user_runs]
@@ -641,12 +635,13 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
         meta.append(ins.raw.rstrip("\n"))
     if why_not is None:
         meta.append("USER 65532:65532" if distroless else "USER app")
-        changes.append(Change("nonroot", final.from_instruction.line, "runs as a non-root user"))
+        changes.append(Change("nonroot", origin(final.from_instruction.line), "runs as a non-root user"))
     else:
         warnings.append(f"kept root: {why_not}")
     lines = head + setup + copies + meta
     text = apply_edits(fixed.render(), edits).rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-    orig_line = df.stages[final.index].from_instruction.line
+    # the change answers the toolchain finding (its line carries the measured cost)
+    orig_line = origin(toolchain_hits[0].ins.line if toolchain_hits else final.from_instruction.line)
     changes.append(
         Change(
             "IMG142",

@@ -407,7 +407,7 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             write_atomically(ignore, plan.dockerignore)
         stderr.write(f"imgopt: wrote {args.dockerfile} (original kept as {backup})\n")
     _emit(args, report, stdout, args.report or "")
-    return EXIT_OK if plan.succeeded else EXIT_FAIL
+    return EXIT_FAIL if plan.failed else EXIT_OK
 
 
 def _diff(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -119,11 +119,11 @@ class Plan:
         return round(100.0 * self.saved_bytes / self.before_size, 2)
 
     @property
-    def succeeded(self) -> bool:
-        """A verified plan found a smaller variant that passes its check; an unverified one has a proposal."""
-        if self.verified:
-            return self.chosen is not None and self.chosen.status == PASSED
-        return self.chosen is not None
+    def failed(self) -> bool:
+        """Verified, some candidate was built, and none both passed its check and was smaller: the
+        proposals did not hold up (the CLI exits 1). Nothing to improve is not a failure."""
+        built = [c for c in self.candidates if c.status in (PASSED, CHECK_FAILED, BUILD_FAILED)]
+        return self.verified and self.chosen is None and bool(built)
 
     def to_dict(self) -> dict[str, Any]:
         b = self.before.measure if self.before and self.before.measure else None

@@ -82,7 +82,7 @@ def plans(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_verified_plan_is_smaller_and_behaves_the_same(plans: dict[str, Plan], name: str) -> None:
     plan = plans[name]
     target, rule = EXPECTED[name]
-    assert plan.verified and plan.succeeded
+    assert plan.verified and not plan.failed
     assert plan.chosen is not None and plan.chosen.target == target and plan.chosen.status == PASSED
     assert plan.chosen.check_passed is True
     assert plan.saved_bytes is not None and plan.saved_bytes > 0

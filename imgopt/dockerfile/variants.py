@@ -338,7 +338,8 @@ def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
             changes.append(Change("alpine", df.stages[st.index].from_instruction.line, f"base {st.base} -> {new}"))
             converted = True
         for ins in st.instructions:
-            if ins.keyword == "SHELL" and ins.json_args and "bash" in ins.json_args[0]:
+            words = list(ins.json_args) if ins.json_args else ins.args.split()
+            if ins.keyword in ("SHELL", "CMD", "ENTRYPOINT") and words and posixpath.basename(words[0]) == "bash":
                 extra.add("bash")
             if ins.keyword != "RUN":
                 continue
@@ -409,6 +410,9 @@ class _Plan:
     artifacts: dict[str, str | None] = field(default_factory=dict)  # path -> --chown owner
     warnings: list[str] = field(default_factory=list)
     prune_npm: bool = False
+    sources: set[str] = field(default_factory=set)  # destinations of COPYs from the build context
+    outputs: set[str] = field(default_factory=set)  # what compilers and installers wrote
+    builds: bool = False  # the stage runs a build (compiler, make, npm run build, mvn, ...)
 
 
 def _python_version(base: str) -> str | None:
@@ -437,6 +441,7 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
             if len(words) >= 2 and not ins.heredocs:
                 owner = ins.flag("chown")
                 plan.artifacts[_abs(workdir, words[-1])] = owner.value if owner else None
+                plan.sources.add(_abs(workdir, words[-1]))
         elif ins.keyword == "COPY" and ins.flag("from"):
             words = ins.args.split()
             if len(words) >= 2:
@@ -453,6 +458,8 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
             continue
         for c in cmds:
             pos = c.positional()
+            if _is_build(c):
+                plan.builds = True
             if c.name in ("apt-get", "apt") and pos[:1] == ["install"]:
                 for p in pos[1:]:
                     name = p.split("=")[0]
@@ -471,15 +478,15 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
             elif c.name in COMPILERS or c.is_("go", "build"):
                 for i, w in enumerate(c.words):
                     if w == "-o" and i + 1 < len(c.words):
-                        plan.artifacts[_abs(workdir, c.words[i + 1])] = None
+                        plan.outputs.add(_abs(workdir, c.words[i + 1]))
                     elif w.startswith("-o") and len(w) > 2 and c.name != "go":
-                        plan.artifacts[_abs(workdir, w[2:])] = None
+                        plan.outputs.add(_abs(workdir, w[2:]))
             elif c.name in ("make", "ninja") and "install" in pos or c.is_("cmake") and "--install" in c.words:
-                plan.artifacts["/usr/local"] = None
+                plan.outputs.add("/usr/local")
             elif c.is_("go", "install"):
-                plan.artifacts["/go/bin"] = None
+                plan.outputs.add("/go/bin")
             elif c.is_("cargo", "install"):
-                plan.artifacts["/usr/local/cargo/bin"] = None
+                plan.outputs.add("/usr/local/cargo/bin")
             elif (
                 c.name in ("python", "python3")
                 and c.words[1:3] == ("-m", "venv")
@@ -505,8 +512,45 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
                 plan.artifacts["/usr/local/bin"] = None
     if venv:
         plan.artifacts[venv] = None
+    for out in sorted(plan.outputs):
+        plan.artifacts[out] = None
+    _drop_sources(st, plan)
     plan.packages = list(dict.fromkeys(plan.packages))
     return plan
+
+
+BUILD_TOOLS = frozenset({"make", "ninja", "cmake", "mvn", "./mvnw", "gradle", "./gradlew", "tsc", "javac"})
+
+
+def _is_build(c: Command) -> bool:
+    return (
+        c.name in COMPILERS
+        or c.name in BUILD_TOOLS
+        or c.is_("go", "build", "install")
+        or c.is_("cargo", "build", "install")
+        or c.is_("npm", "run")
+        and "build" in c.positional()
+        or c.is_("yarn", "build", "run")
+        and "build" in c.positional()
+    )
+
+
+def _drop_sources(st: Stage, plan: _Plan) -> None:
+    """When the program is a compiled output (``CMD ["/usr/local/bin/app"]``), the sources it was
+    built from stay in the builder unless the run instructions name them."""
+    runs = [i for i in st.instructions if i.keyword in ("ENTRYPOINT", "CMD")]
+    if not plan.outputs or not runs:
+        return
+    first = runs[0] if runs[0].keyword == "ENTRYPOINT" else runs[-1]
+    words = list(first.json_args) if first.json_args else first.args.split()
+    program = words[0] if words else ""
+    names = {posixpath.basename(o) for o in plan.outputs}
+    if not any(program == o or program.startswith(o + "/") for o in plan.outputs) and program not in names:
+        return
+    named = " ".join(i.args for i in st.instructions if i.keyword in ("ENTRYPOINT", "CMD", "ENV"))
+    for src in plan.sources - plan.outputs:
+        if src not in named and not any(o.startswith(src + "/") for o in plan.outputs):
+            plan.artifacts.pop(src, None)
 
 
 def _is_pip_install(c: Command) -> bool:
@@ -569,9 +613,9 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     toolchain_hits = [h for h in check(ctx) if h.rule == "IMG142" and h.ins.stage == final.index]
     toolchain = bool(toolchain_hits)
     base_info = data("bases.json")["images"].get(base_ref(final.base_resolved).official or "")
-    if not toolchain and not (base_info and base_info["runtime"]):
-        raise NotApplicable("the final stage installs no build toolchain: nothing to split off")
     plan = _analyse_final(final, final.base_resolved)
+    if not toolchain and not (base_info and base_info["runtime"]) and not plan.builds:
+        raise NotApplicable("the final stage installs no build toolchain and builds nothing: nothing to split off")
     runtime = runtime_base(final.base_resolved, distroless)
     if distroless:
         by_package: dict[str, str] = data("packages.json")["distroless_by_package"]

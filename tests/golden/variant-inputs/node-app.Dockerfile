@@ -1,0 +1,8 @@
+FROM node:20
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build
+EXPOSE 3000
+CMD node dist/server.js

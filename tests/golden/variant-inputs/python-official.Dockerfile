@@ -1,0 +1,8 @@
+FROM python:3.12
+RUN apt-get update && apt-get install -y libpq-dev gcc
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+ENV LANG=C.UTF-8
+CMD ["gunicorn", "-b", "0.0.0.0:8000", "app:app"]

@@ -1,0 +1,21 @@
+# target: multistage
+FROM python:3.12 AS builder
+RUN apt-get update && apt-get install --no-install-recommends -y libpq-dev gcc && apt-get clean && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+ENV LANG=C.UTF-8
+CMD ["gunicorn", "-b", "0.0.0.0:8000", "app:app"]
+
+# runtime stage added by imgopt: only what the program needs to run
+FROM python:3.12-slim
+ENV LANG=C.UTF-8
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN useradd -l -m -u 10001 app
+COPY --from=builder /app /app
+COPY --from=builder /usr/local/lib/python3.12/site-packages /usr/local/lib/python3.12/site-packages
+COPY --from=builder /usr/local/bin /usr/local/bin
+WORKDIR /app
+CMD ["gunicorn", "-b", "0.0.0.0:8000", "app:app"]
+USER app

@@ -212,7 +212,8 @@ def test_build_timeout_and_interrupt_clean_up(docker_engine: None, tmp_path: str
 def test_buildkit_dockerfiles_are_built_with_buildkit(docker_engine: None, tmp_path: str) -> None:
     ctx = str(tmp_path)
     # (heredocs need the dockerfile:1.4 frontend image from a registry; RUN --mount is built in)
-    text = 'FROM debian:bookworm-slim\nRUN --mount=type=cache,target=/cache echo built > /built\nCMD ["cat", "/built"]\n'
+    text = "FROM debian:bookworm-slim\nRUN --mount=type=cache,target=/cache echo built > /built\n"
+    text += 'CMD ["cat", "/built"]\n'
     with open(os.path.join(ctx, "Dockerfile"), "w") as f:
         f.write(text)
     result = compare(os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"))

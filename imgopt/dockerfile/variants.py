@@ -661,10 +661,6 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
         warnings.append("distroless has no useradd: users created in the original are not recreated")
     artifacts = _dedupe(plan.artifacts)
     copies = [f"COPY --from={name}{f' --chown={o}' if o else ''} {p} {p}" for p, o in artifacts.items()]
-    if plan.prune_npm:
-        warnings.append(
-            "node_modules is copied as built: `npm prune --omit=dev` in the builder would drop devDependencies"
-        )
     meta: list[str] = []
     for ins in final.instructions:
         if ins.keyword not in RUNTIME_KEYWORDS or ins.keyword == "ENV":
@@ -683,7 +679,11 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     else:
         warnings.append(f"kept root: {why_not}")
     lines = head + setup + copies + meta
-    text = apply_edits(fixed.render(), edits).rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    builder_text = apply_edits(fixed.render(), edits).rstrip("\n") + "\n"
+    if plan.prune_npm:  # devDependencies served the build; the runtime gets the production ones
+        builder_text += "RUN npm prune --omit=dev && npm cache clean --force\n"
+        changes.append(Change("IMG142", origin(final.from_instruction.line), "npm prune --omit=dev before the copy"))
+    text = builder_text + "\n".join(lines) + "\n"
     # the change answers the toolchain finding (its line carries the measured cost)
     orig_line = origin(toolchain_hits[0].ins.line if toolchain_hits else final.from_instruction.line)
     changes.append(

@@ -1,6 +1,5 @@
 # target: distroless
 # warning: gcr.io/distroless/nodejs20-debian12 sets its own ENTRYPOINT; reset so CMD runs as in the original
-# warning: node_modules is copied as built: `npm prune --omit=dev` in the builder would drop devDependencies
 FROM node:20 AS builder
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -9,6 +8,7 @@ COPY . .
 RUN npm run build
 EXPOSE 3000
 CMD node dist/server.js
+RUN npm prune --omit=dev && npm cache clean --force
 
 # runtime stage added by imgopt: only what the program needs to run
 FROM gcr.io/distroless/nodejs20-debian12

@@ -1,5 +1,4 @@
 # target: multistage
-# warning: node_modules is copied as built: `npm prune --omit=dev` in the builder would drop devDependencies
 FROM node:20 AS builder
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,6 +7,7 @@ COPY . .
 RUN npm run build
 EXPOSE 3000
 CMD node dist/server.js
+RUN npm prune --omit=dev && npm cache clean --force
 
 # runtime stage added by imgopt: only what the program needs to run
 FROM node:20-slim

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .compare import CheckResult, Side, build_and_measure, config_changes, read_dockerfile, run_checks
-from .dockerfile.lint import LintConfig, find_config, read_dockerignore
+from .dockerfile.lint import Finding, LintConfig, find_config, read_dockerignore
 from .dockerfile.parser import parse
 from .dockerfile.rewrite import Change, proposed_dockerignore, unified_diff
 from .dockerfile.variants import TARGETS, Variant, make_variants
@@ -189,12 +189,19 @@ def _expected_savings(df_text: str, before: Side, context: str | None, variants:
     df = parse(df_text)
     image = load_image("docker-daemon:" + before.measure.image_id)
     analysis = analyze_image(image, top=5, instructions=dockerfile_instructions(df))
-    cost = {(f.rule, f.line): f.bytes for f in quantify(lint_dockerfile(df, context=context), analysis).findings}
+    findings = quantify(lint_dockerfile(df, context=context), analysis).findings
     out = []
     for v in variants:
-        changes = tuple(replace(c, expected_bytes=cost.get((c.rule, c.line))) for c in v.changes)
-        out.append(replace(v, changes=changes))
+        out.append(replace(v, changes=tuple(_with_cost(c, findings) for c in v.changes)))
     return out
+
+
+def _with_cost(change: Change, findings: Sequence[Finding]) -> Change:
+    """The measured bytes of the finding a change fixed: same rule, within the input lines it touched."""
+    for f in sorted(findings, key=lambda f: f.line):
+        if f.rule == change.rule and f.line in change.lines:
+            return replace(change, expected_bytes=f.bytes)
+    return change
 
 
 def optimize(

@@ -116,6 +116,7 @@ def test_pragmas_and_config_are_respected() -> None:
 def test_changes_name_input_lines() -> None:
     result = hygiene(parse("FROM debian:bookworm\n\n# x\nRUN apt-get update\nRUN apt-get install -y curl\n"))
     assert [(c.rule, c.line) for c in result.changes] == [("IMG101", 4), ("IMG102", 4)]
+    assert list(result.changes[0].lines) == [4, 5]  # the merge reached into the install RUN
 
 
 def test_apply_edits_refuses_overlaps() -> None:

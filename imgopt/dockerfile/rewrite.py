@@ -45,6 +45,11 @@ class Change:
     line: int
     description: str
     expected_bytes: int | None = None  # what the finding costs in the original image, when measured
+    end_line: int = 0  # last input line the change touched (0: just ``line``)
+
+    @property
+    def lines(self) -> range:
+        return range(self.line, max(self.line, self.end_line) + 1)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -544,7 +549,8 @@ def hygiene(
             taken += spans
             edits += fix.edits
             done.add(key)
-            changes.append(Change(hit.rule, key[1], fix.description))
+            end = max(origin[min(e.last, len(origin)) - 1] for e in fix.edits)
+            changes.append(Change(hit.rule, key[1], fix.description, end_line=max(end, key[1])))
         if not edits:
             break
         text, origin = _apply_tracking(text, origin, edits)
@@ -554,7 +560,13 @@ def hygiene(
     for c in changes:  # one entry per finding: fixes of the same finding over several rounds join
         finding = (c.rule, c.line)
         prev = merged.get(finding)
-        merged[finding] = c if prev is None else replace(prev, description=f"{prev.description}; {c.description}")
+        merged[finding] = (
+            c
+            if prev is None
+            else replace(
+                prev, description=f"{prev.description}; {c.description}", end_line=max(prev.end_line, c.end_line)
+            )
+        )
     ordered = tuple(sorted(merged.values(), key=lambda c: c.line))
     return Rewrite(text, ordered, tuple(wanted(current, ctx)), tuple(origin))
 

@@ -685,7 +685,8 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
         changes.append(Change("IMG142", origin(final.from_instruction.line), "npm prune --omit=dev before the copy"))
     text = builder_text + "\n".join(lines) + "\n"
     # the change answers the toolchain finding (its line carries the measured cost)
-    orig_line = origin(toolchain_hits[0].ins.line if toolchain_hits else final.from_instruction.line)
+    anchor = toolchain_hits[0].ins if toolchain_hits else final.from_instruction
+    orig_line, orig_end = origin(anchor.line), origin(anchor.end_line)
     changes.append(
         Change(
             "IMG142",
@@ -693,6 +694,7 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
             f"build moved into stage {name!r}; runtime stage FROM {runtime} gets "
             f"{len(artifacts)} artifact path(s)"
             + (f" and {len(plan.packages)} runtime package(s)" if plan.packages and not distroless else ""),
+            end_line=orig_end,
         )
     )
     return _finish(target, text, changes, warnings)

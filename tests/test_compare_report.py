@@ -1,0 +1,75 @@
+"""The behaviour-check rules and the comparison reports, on hand-made results (no engine)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from imgopt.compare import DEFAULT_CHECK, Comparison, Measure, Side, judge_command, judge_default
+from imgopt.dockerfile import parse
+from imgopt.engine import Run, needs_buildkit, split_check
+from imgopt.errors import CheckError
+from imgopt.report.compare import comparison_html, comparison_markdown, comparison_text
+
+
+def _run(code: int | None, out: str = "", err: str = "") -> Run:
+    return Run(None, code, out, err, 0.5)
+
+
+def _measure(tag: str, size: int, layers: int, user: str = "") -> Measure:
+    config = {"entrypoint": None, "cmd": ["app"], "user": user, "workdir": "", "env": [], "exposed_ports": []}
+    return Measure(tag, "sha256:" + tag, size, size // 3, size - 10, 10, layers, 12.5, "classic", config)
+
+
+def test_default_check_rules() -> None:
+    assert judge_default(_run(0, "hi\n"), _run(0, "hi\n")).passed
+    assert not judge_default(_run(0, "hi\n"), _run(0, "hello\n")).passed
+    bad = judge_default(_run(0, "hi\n"), _run(127, "", "error while loading shared libraries"))
+    assert not bad.passed and "exit 127" in bad.reason
+    service = judge_default(_run(None), _run(None))
+    assert service.passed and "still running" in service.reason and service.name == DEFAULT_CHECK
+    assert not judge_default(_run(None), _run(0)).passed  # a service that now exits at once
+
+
+def test_command_check_rules() -> None:
+    assert judge_command("t", _run(0), _run(0)).passed
+    assert "new image" in judge_command("t", _run(0), _run(1)).reason
+    assert "original image too" in judge_command("t", _run(2), _run(0)).reason
+
+
+def test_a_failed_check_is_never_a_saving() -> None:
+    before = Side("A", "", _measure("a", 1000, 5))
+    after = Side("B", "", _measure("b", 400, 3, user="app"))
+    ok = Comparison(before, after, (judge_default(_run(0, "x"), _run(0, "x")),), {"user": ("", "app")})
+    assert ok.saved_bytes == 600 and ok.saved_percent == 60.0 and ok.checks_passed
+    failed = Comparison(before, after, (judge_default(_run(0, "x"), _run(1, "")),))
+    assert failed.saved_bytes is None and failed.saved_percent is None and failed.verdict.startswith("FAILED")
+    not_built = Comparison(before, Side("B", "", None, "build failed at Step 2/3: boom"), ())
+    assert not not_built.checks_passed and "did not build" in not_built.verdict
+    doc = json.loads(ok.to_json())
+    assert doc["schema"] == "imgopt.compare/1" and doc["saved_bytes"] == 600 and doc["check"]["passed"]
+    assert doc["config_changes"] == {"user": {"before": "", "after": "app"}}
+    text = comparison_text(ok)
+    assert "-600 Bytes (-60.0%)" in text and "config user: '' -> 'app'" in text and "passes the check" in text
+    assert comparison_markdown(failed).startswith("### imgopt compare") and "| check:" in comparison_markdown(failed)
+    assert "<table>" in comparison_html(ok) and ok._repr_html_() == comparison_html(ok)
+    pd = pytest.importorskip("pandas")
+    frame = ok.to_dataframe()
+    assert isinstance(frame, pd.DataFrame) and frame.loc["layers", "change"] == "-2"
+
+
+def test_split_check() -> None:
+    assert split_check("sh -c 'echo a && echo b'") == ("sh", "-c", "echo a && echo b")
+    with pytest.raises(CheckError):
+        split_check("   ")
+    with pytest.raises(CheckError):
+        split_check("echo 'open")
+
+
+def test_needs_buildkit() -> None:
+    assert not needs_buildkit(parse("FROM a\nRUN x\nCOPY --chown=1:1 a b\n"))
+    assert needs_buildkit(parse("FROM a\nRUN --mount=type=cache,target=/c x\n"))
+    assert needs_buildkit(parse("FROM a\nCOPY --chmod=755 a b\n"))
+    assert needs_buildkit(parse("# syntax=docker/dockerfile:1\nFROM a\n"))
+    assert needs_buildkit(parse("FROM a\nRUN <<EOF\nx\nEOF\n"))

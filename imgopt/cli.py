@@ -312,10 +312,9 @@ def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_FAIL if at_or_above(findings, threshold) else EXIT_OK
 
 
-def _emit(args: argparse.Namespace, text: str, stdout: TextIO, path: str | None = None) -> None:
-    target = path if path is not None else getattr(args, "output", None)
-    if target:
-        write_atomically(target, text)
+def _emit(text: str, stdout: TextIO, path: str | None) -> None:
+    if path:
+        write_atomically(path, text)
     else:
         stdout.write(text)
 
@@ -358,7 +357,7 @@ def _compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         text = comparison_markdown(result)
     else:
         text = comparison_text(result)
-    _emit(args, text, stdout)
+    _emit(text, stdout, args.output)
     return EXIT_OK if result.checks_passed else EXIT_FAIL
 
 
@@ -406,7 +405,7 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if plan.dockerignore and not os.path.exists(ignore):
             write_atomically(ignore, plan.dockerignore)
         stderr.write(f"imgopt: wrote {args.dockerfile} (original kept as {backup})\n")
-    _emit(args, report, stdout, args.report or "")
+    _emit(report, stdout, args.report)  # -o is the Dockerfile, never the report
     return EXIT_FAIL if plan.failed else EXIT_OK
 
 
@@ -420,7 +419,7 @@ def _diff(args: argparse.Namespace, stdout: TextIO) -> int:
     a = load(args.ref_a, platform=args.platform, hash_content=args.hash)
     b = load(args.ref_b, platform=args.platform, hash_content=args.hash)
     result = diff_images(a, b)
-    _emit(args, result.to_json() + "\n" if args.format == "json" else diff_text(result, args.limit), stdout)
+    _emit(result.to_json() + "\n" if args.format == "json" else diff_text(result, args.limit), stdout, args.output)
     return EXIT_OK
 
 
@@ -446,14 +445,25 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return e.exit_code
     except SystemExit as e:  # --help / --version
         return int(e.code or 0)
-    except KeyboardInterrupt:
-        err.write("imgopt: interrupted\n")
-        return 130
+    except KeyboardInterrupt as e:
+        err.write("imgopt: terminated\n" if isinstance(e, _Terminated) else "imgopt: interrupted\n")
+        return 143 if isinstance(e, _Terminated) else 130
     except BrokenPipeError:
         return EXIT_OK
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that builds and containers are cleaned up on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def console_main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     sys.exit(main())
 
 

@@ -249,3 +249,30 @@ def test_a_failing_original_is_one_error_line(docker_engine: None, tmp_path: str
     assert main(["optimize", os.path.join(ctx, "Dockerfile"), "--verify"], io.StringIO(), err) == 3
     assert err.getvalue().count("\n") == 1 and "build failed" in err.getvalue()
     assert main(["compare", os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile")], io.StringIO(), err) == 3
+
+
+def test_sigterm_cleans_up(docker_engine: None, tmp_path: str) -> None:
+    """CI systems stop jobs with SIGTERM: the CLI treats it like Ctrl-C, removing what it made."""
+    import signal
+    import sys
+    import time
+
+    ctx = str(tmp_path)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write('FROM debian:bookworm-slim\nRUN echo fast\nCMD ["sleep", "60"]\n')
+    before = _tmp_tags()
+    exe = os.path.join(os.path.dirname(sys.executable), "imgopt")
+    proc = subprocess.Popen(
+        [exe, "compare", os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"), "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (_tmp_tags() - before):
+        time.sleep(0.2)  # wait until it has built something it must clean up
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and err.strip() == "imgopt: terminated"
+    assert _tmp_tags() == before

@@ -576,7 +576,12 @@ def _apply_tracking(text: str, origin: list[int], edits: list[Edit]) -> tuple[st
     new_origin = list(origin)
     for e in sorted(edits, key=lambda e: e.first, reverse=True):
         n = e.text.count("\n")
-        new_origin[e.first - 1 : e.last] = [origin[e.first - 1]] * n
+        # new lines come from the span's first line; the last one from its last line, so a merged
+        # instruction still reaches (by end_line) every input line it was made of
+        span = [origin[e.first - 1]] * n
+        if n > 1:
+            span[-1] = origin[e.last - 1]
+        new_origin[e.first - 1 : e.last] = span
     return new_text, new_origin
 
 

@@ -248,7 +248,7 @@ def _finish(target: str, text: str, changes: list[Change], warnings: list[str]) 
 
 def hygiene_variant(df: Dockerfile, **kw: Any) -> Variant:
     r = hygiene(df, **kw)
-    warnings = [f"line {h.ins.line}: {h.rule} not fixed automatically: {h.message}" for h in r.unfixed]
+    warnings = [f"line {r.input_line(h.ins.line)}: {h.rule} not fixed automatically: {h.message}" for h in r.unfixed]
     return _finish("hygiene", r.text, list(r.changes), warnings)
 
 

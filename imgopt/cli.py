@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and write the proposed .dockerignore if the context has none",
     )
     o.add_argument("--report", metavar="FILE", help="write the report here instead of stdout")
+    o.add_argument(
+        "--image", metavar="REF", help="an image built from DOCKERFILE: say what each change's finding costs"
+    )
     o.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
     build_options(o)
 
@@ -383,6 +386,7 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             nocache=args.no_cache,
             pull=args.pull,
             keep=args.keep,
+            image=args.image,
             progress=progress,
         )
     finally:

@@ -17,10 +17,12 @@ from typing import Any
 
 from .compare import CheckResult, Side, build_and_measure, config_changes, read_dockerfile, run_checks
 from .dockerfile.lint import Finding, LintConfig, find_config, read_dockerignore
+from .dockerfile.model import Dockerfile
 from .dockerfile.parser import parse
 from .dockerfile.rewrite import Change, proposed_dockerignore, unified_diff
 from .dockerfile.variants import TARGETS, Variant, make_variants
 from .errors import BuildError, UsageError
+from .model import Image
 
 SCHEMA = "imgopt.optimize/1"
 CHOICES = ("auto", *TARGETS)
@@ -176,24 +178,20 @@ class Plan:
         return plan_html(self)
 
 
-def _expected_savings(df_text: str, before: Side, context: str | None, variants: list[Variant]) -> list[Variant]:
-    """Attach to each change the bytes its finding costs in the original image."""
+def _expected_savings(
+    df: Dockerfile, image: str | Image, context: str | None, variants: list[Variant]
+) -> list[Variant]:
+    """Attach to each change the bytes its finding costs in ``image``, built from ``df``."""
     from .analysis import analyze_image
     from .api import dockerfile_instructions
     from .dockerfile.lint import lint_dockerfile
     from .lintcost import quantify
     from .sources import load_image
 
-    if before.measure is None:
-        return variants
-    df = parse(df_text)
-    image = load_image("docker-daemon:" + before.measure.image_id)
-    analysis = analyze_image(image, top=5, instructions=dockerfile_instructions(df))
+    loaded = image if isinstance(image, Image) else load_image(image)
+    analysis = analyze_image(loaded, top=5, instructions=dockerfile_instructions(df))
     findings = quantify(lint_dockerfile(df, context=context), analysis).findings
-    out = []
-    for v in variants:
-        out.append(replace(v, changes=tuple(_with_cost(c, findings) for c in v.changes)))
-    return out
+    return [replace(v, changes=tuple(_with_cost(c, findings) for c in v.changes)) for v in variants]
 
 
 def _with_cost(change: Change, findings: Sequence[Finding]) -> Change:
@@ -217,9 +215,12 @@ def optimize(
     nocache: bool = False,
     pull: bool = False,
     keep: bool = False,
+    image: str | Image | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Plan (and with ``verify`` prove) a smaller Dockerfile. ``dockerfile`` is a path or text."""
+    """Plan (and with ``verify`` prove) a smaller Dockerfile. ``dockerfile`` is a path or text.
+    ``image``: an image built from it (any reference ``analyze`` accepts): each change then says
+    what its finding costs there; with ``verify`` the freshly built original is used."""
     if target not in CHOICES:
         raise UsageError(f"unknown target {target!r} (choose from {', '.join(CHOICES)})")
     label, text = read_dockerfile(dockerfile)
@@ -240,6 +241,8 @@ def optimize(
     targets = TARGETS if target == "auto" else (target,)
     variants, skipped = make_variants(df, targets, **kw)
     if not verify:
+        if image is not None:
+            variants = _expected_savings(df, image, context, variants)
         cands = tuple(Candidate(v, PROPOSED, reason="not built (use --verify)") for v in variants)
         chosen = next((c for c in cands if c.target == ("hygiene" if target == "auto" else target)), None)
         if chosen is not None and chosen.variant.text == text and not ignore_text:
@@ -257,7 +260,9 @@ def optimize(
         before = build_and_measure(session, context, text, "before", nocache=nocache, pull=pull, progress=progress)
         if before.measure is None:
             raise BuildError(f"{label}: {before.error}")
-        variants = _expected_savings(text, before, context, variants)
+        if image is None:
+            image = "docker-daemon:" + before.measure.image_id
+        variants = _expected_savings(df, image, context, variants)
         results: list[Candidate] = []
         for v in variants:
             missing = [b for b in v.bases if not pull and not session.has_image(b)]

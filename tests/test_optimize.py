@@ -166,6 +166,10 @@ def test_plan_without_verify_proposes_hygiene(tmp_path: str) -> None:
     assert {v["target"] for v in doc["variants"]} == {"hygiene", "alpine"}
     assert all(v["status"] == "proposed" for v in doc["variants"])
     assert "<table>" in plan._repr_html_()
+    pd = pytest.importorskip("pandas")
+    frame = plan.to_dataframe()
+    assert isinstance(frame, pd.DataFrame) and list(frame.index) == ["hygiene", "alpine"]
+    assert frame.loc["hygiene", "status"] == "proposed"
     out = io.StringIO()
     assert main(["optimize", path], out, io.StringIO()) == 0
     assert "+    apt-get install -y --no-install-recommends jq && \\" in out.getvalue()

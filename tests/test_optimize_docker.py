@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -254,7 +255,6 @@ def test_a_failing_original_is_one_error_line(docker_engine: None, tmp_path: str
 def test_sigterm_cleans_up(docker_engine: None, tmp_path: str) -> None:
     """CI systems stop jobs with SIGTERM: the CLI treats it like Ctrl-C, removing what it made."""
     import signal
-    import sys
     import time
 
     ctx = str(tmp_path)
@@ -276,3 +276,21 @@ def test_sigterm_cleans_up(docker_engine: None, tmp_path: str) -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143 and err.strip() == "imgopt: terminated"
     assert _tmp_tags() == before
+
+
+def test_expected_savings_from_a_given_image(plans: dict[str, Plan], tmp_path: str) -> None:
+    """Without --verify, --image (an image built from the Dockerfile) prices each change."""
+    verified = plans["apt-update-app"]
+    assert verified.before is not None and verified.before.measure is not None
+    ctx = _project("apt-update-app", str(tmp_path))
+    plan = optimize(os.path.join(ctx, "Dockerfile"), image=f"docker-daemon:{verified.before.measure.tag}")
+    assert not plan.verified and plan.chosen is not None
+    priced = {c.rule: c.expected_bytes for c in plan.changes}
+    assert priced["IMG101"] == {c.rule: c.expected_bytes for c in verified.changes}["IMG101"]
+    assert priced["IMG101"] is not None and priced["IMG101"] > 30_000_000
+    out = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "imgopt"), "optimize", os.path.join(ctx, "Dockerfile"),
+         "--image", f"docker-daemon:{verified.before.measure.tag}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0 and "MB in the original]" in out.stdout

@@ -134,3 +134,20 @@ def test_proposed_dockerignore_is_conservative() -> None:
     uses_git = parse("FROM debian:bookworm\nCOPY . .\nRUN git describe > /version\n")
     assert ".git\n" not in (proposed_dockerignore(uses_git, None) or "")
     assert proposed_dockerignore(npm, (".git",)) is None
+
+
+def test_rule_metadata_and_docs_say_what_optimize_fixes() -> None:
+    from imgopt.dockerfile.rewrite import DOCKERIGNORE_RULES
+    from imgopt.dockerfile.rules import RULES
+
+    by_target = {"IMG142", "IMG143"}  # the multistage and slim targets
+    with open(os.path.join(ROOT, "docs", "rules", "README.md")) as f:
+        index = f.read()
+    for rid, rule in RULES.items():
+        fixed = rid in FIXERS or rid in DOCKERIGNORE_RULES or rid in by_target
+        assert rule.fixable == fixed, rid
+        with open(os.path.join(ROOT, "docs", "rules", f"{rid}.md")) as f:
+            page = f.read()
+        assert ("automatic fix: none" in page) == (not fixed), rid
+        row = next(ln for ln in index.splitlines() if ln.startswith(f"| [{rid}]"))
+        assert (row.split(" | ")[4] == "no") == (not fixed), rid

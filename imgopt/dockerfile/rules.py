@@ -22,7 +22,7 @@ class Rule:
     severity: str
     summary: str
     hadolint: str | None = None
-    fixable: bool = False  # a mechanical fix is known (see FIXERS for the ones implemented)
+    fixable: bool = False  # imgopt optimize fixes it (hygiene fixer, .dockerignore, or a target)
     cost_paths: tuple[str, ...] = ()  # globs of image paths whose bytes (in the flagged layer) it costs
     cost: str = "paths"  # how --image measures it: paths, metadata-only, hidden, toolchain, none
 
@@ -110,7 +110,7 @@ RULES: dict[str, Rule] = {
             INFO,
             "ADD extracts a local archive; COPY then tar -x ships it twice.",
             "DL3010",
-            True,
+            False,
             cost="none",
         ),
         Rule(
@@ -210,7 +210,7 @@ RULES: dict[str, Rule] = {
             WARNING,
             "Build toolchains reach the final image; build in a separate stage.",
             None,
-            False,
+            True,
             cost="toolchain",
         ),
         Rule("IMG143", "full-base-image", INFO, "A smaller variant of the base image exists.", None, True, cost="none"),

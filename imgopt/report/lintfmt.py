@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import __version__
 from ..dockerfile.lint import Finding
-from ..dockerfile.rewrite import DOCKERIGNORE_RULES, FIXERS
 from ..dockerfile.rules import RULES
 from .text import _table, human
 
@@ -62,7 +61,7 @@ def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
             "shortDescription": {"text": RULES[rid].summary},
             "helpUri": DOCS.format(rid),
             "defaultConfiguration": {"level": SARIF_LEVEL[RULES[rid].severity]},
-            "properties": {"hadolint": RULES[rid].hadolint, "fixable": rid in FIXERS or rid in DOCKERIGNORE_RULES},
+            "properties": {"hadolint": RULES[rid].hadolint, "fixable": RULES[rid].fixable},
         }
         for rid in used
     ]

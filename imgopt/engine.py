@@ -302,6 +302,11 @@ class Session:
                 if code < 0:
                     raise BuildError(f"build timed out after {self.timeout:.0f} s")
                 said = next((ln for ln in reversed(tail) if ln.strip()), f"docker build exited with {code}")
+                if "parse error" in said and "<<" in dockerfile and "syntax=" not in dockerfile:
+                    said += (
+                        " (the engine's built-in BuildKit frontend has no heredocs: add "
+                        "`# syntax=docker/dockerfile:1`, whose frontend image comes from a registry)"
+                    )
                 raise BuildError(_build_failure(said, tail[:-1]))
 
     # -- runs ----------------------------------------------------------------------------------

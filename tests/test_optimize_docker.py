@@ -220,6 +220,11 @@ def test_buildkit_dockerfiles_are_built_with_buildkit(docker_engine: None, tmp_p
     result = compare(os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"))
     assert result.before.measure and result.before.measure.builder == "buildkit"
     assert result.checks_passed and result.checks[0].before.stdout == "built\n"
+    # heredocs: the engine's built-in frontend rejects them; the error says why
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM debian:bookworm-slim\nRUN <<EOF\nset -e\necho hi\nEOF\n")
+    with pytest.raises(BuildError, match="no heredocs"):
+        compare(os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"))
 
 
 def test_optimize_cli_writes_files_atomically(plans: dict[str, Plan], tmp_path: str) -> None:

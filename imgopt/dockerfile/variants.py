@@ -348,21 +348,25 @@ def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
                 extra.add("bash")
             if any(c.name in ("pip", "pip3") or c.words[:3] == ("python3", "-m", "pip") for c in cmds):
                 warnings.append(
-                    f"line {ins.line}: pip on musl: packages without musllinux wheels build from source "
+                    f"line {origin(ins.line)}: pip on musl: packages without musllinux wheels build from source "
                     "(needs build-base and -dev packages) or fail"
                 )
             for c in cmds:
                 for w in c.words:
                     if "://" in w and re.search(r"linux[-_](x64|amd64|x86_64|arm64)", w) and "musl" not in w:
-                        warnings.append(f"line {ins.line}: {w} looks like a glibc binary; it will not run on musl")
+                        warnings.append(
+                            f"line {origin(ins.line)}: {w} looks like a glibc binary; it will not run on musl"
+                        )
             if ins.heredocs or ins.json_args is not None:
                 if any(c.name in _APT + _RPM for c in cmds):
-                    warnings.append(f"line {ins.line}: package commands in a heredoc/exec-form RUN not converted")
+                    warnings.append(
+                        f"line {origin(ins.line)}: package commands in a heredoc/exec-form RUN not converted"
+                    )
                 continue
             segs = split_top(ins.args)
             new_segs = []
             for seg, sep in segs:
-                out = _to_apk_segment(seg, warnings, ins.line, extra)
+                out = _to_apk_segment(seg, warnings, origin(ins.line), extra)
                 if out is not None:
                     new_segs.append((out, sep))
             if new_segs == segs:
@@ -427,7 +431,7 @@ def _python_version(base: str) -> str | None:
     return None
 
 
-def _analyse_final(st: Stage, base: str) -> _Plan:
+def _analyse_final(st: Stage, base: str, origin: Callable[[int], int]) -> _Plan:
     plan = _Plan()
     runtime_libs: dict[str, str | None] = data("packages.json")["runtime"]
     build_only = frozenset(data("packages.json")["build_only"])
@@ -470,7 +474,7 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
                     elif TOOLCHAIN_PACKAGES.match(name):
                         if name.endswith("-dev"):
                             plan.warnings.append(
-                                f"line {ins.line}: no runtime package known for {name}; "
+                                f"line {origin(ins.line)}: no runtime package known for {name}; "
                                 "the check tells whether a library is missing"
                             )
                     elif name not in build_only or _used_at_runtime(st, name):
@@ -504,7 +508,9 @@ def _analyse_final(st: Stage, base: str) -> _Plan:
             elif _is_pip_install(c) and venv is None and "--target" not in " ".join(c.words):
                 ver = _python_version(base)
                 if ver is None:
-                    plan.warnings.append(f"line {ins.line}: pip installs into an unknown site-packages directory")
+                    plan.warnings.append(
+                        f"line {origin(ins.line)}: pip installs into an unknown site-packages directory"
+                    )
                     continue
                 official_python = base_ref(base).official == "python"
                 site = "site-packages" if official_python else "dist-packages"
@@ -613,7 +619,7 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     toolchain_hits = [h for h in check(ctx) if h.rule == "IMG142" and h.ins.stage == final.index]
     toolchain = bool(toolchain_hits)
     base_info = data("bases.json")["images"].get(base_ref(final.base_resolved).official or "")
-    plan = _analyse_final(final, final.base_resolved)
+    plan = _analyse_final(final, final.base_resolved, origin)
     if not toolchain and not (base_info and base_info["runtime"]) and not plan.builds:
         raise NotApplicable("the final stage installs no build toolchain and builds nothing: nothing to split off")
     runtime = runtime_base(final.base_resolved, distroless)
@@ -653,10 +659,12 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
                 + " ".join(plan.packages)
                 + " && apt-get clean && rm -rf /var/lib/apt/lists/*"
             )
+    taken = " ".join(i.args for i in plan.user_runs).split()
+    user = next(u for u in ("app", "appuser", "imgopt-app") if u not in taken)
     if not distroless:
         setup += [i.raw.rstrip("\n") for i in plan.user_runs]
         if why_not is None:
-            setup.append(f"RUN useradd -l -m -u {NONROOT_UID} app")
+            setup.append(f"RUN useradd -l -m -u {NONROOT_UID} {user}")
     elif plan.user_runs:
         warnings.append("distroless has no useradd: users created in the original are not recreated")
     artifacts = _dedupe(plan.artifacts)
@@ -668,13 +676,13 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
         if distroless and ins.keyword in ("CMD", "ENTRYPOINT") and ins.json_args is None:
             exec_form = _exec_form(ins)
             if exec_form is None:
-                warnings.append(f"line {ins.line}: {ins.keyword} needs a shell, which distroless does not have")
+                warnings.append(f"line {origin(ins.line)}: {ins.keyword} needs a shell, which distroless does not have")
             else:
                 meta.append(f"{ins.keyword} {exec_form}")
                 continue
         meta.append(ins.raw.rstrip("\n"))
     if why_not is None:
-        meta.append("USER 65532:65532" if distroless else "USER app")
+        meta.append("USER 65532:65532" if distroless else f"USER {user}")
         changes.append(Change("nonroot", origin(final.from_instruction.line), "runs as a non-root user"))
     else:
         warnings.append(f"kept root: {why_not}")

@@ -1,5 +1,5 @@
 # target: alpine
-# warning: line 9: pip on musl: packages without musllinux wheels build from source (needs build-base and -dev packages) or fail
+# warning: line 8: pip on musl: packages without musllinux wheels build from source (needs build-base and -dev packages) or fail
 # warning: musl's DNS resolver differs from glibc's (no per-query search-domain fallback of the same kind, TCP only since musl 1.2.4): test name resolution of services
 # A Python package with a C extension, built and run in one stage: the compiler, the Python
 # headers and apt's lists all ship in the final image.

@@ -265,3 +265,15 @@ def test_nonroot_user_does_not_clash_with_the_originals() -> None:
     runtime = v.text.split("runtime stage")[1]
     assert "RUN useradd -m app\n" in runtime and "useradd -l -m -u 10001 appuser" in runtime
     assert runtime.rstrip().endswith("USER appuser")
+
+
+def test_named_target_and_markdown(tmp_path: str) -> None:
+    path = os.path.join(ROOT, "fixtures", "projects", "c-app", "Dockerfile")
+    plan = imgopt.optimize(path, target="multistage")
+    assert plan.chosen is not None and plan.chosen.target == "multistage" and plan.skipped == {}
+    assert [c.target for c in plan.candidates] == ["multistage"]
+    out = io.StringIO()
+    assert main(["optimize", path, "--target", "slim", "--format", "markdown"], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert text.startswith("### imgopt optimize:") and "| slim" in text and "debian:bookworm-slim" in text
+    assert "not built: run with --verify" in text

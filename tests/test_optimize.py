@@ -260,7 +260,7 @@ def test_diff(tmp_path: str) -> None:
 
 def test_nonroot_user_does_not_clash_with_the_originals() -> None:
     text = "FROM debian:bookworm\nRUN apt-get update && apt-get install -y gcc\nRUN useradd -m app\n"
-    text += "COPY x.c /x.c\nRUN gcc -o /usr/bin/x /x.c\nCMD [\"x\"]\n"
+    text += 'COPY x.c /x.c\nRUN gcc -o /usr/bin/x /x.c\nCMD ["x"]\n'
     v = make_variant(parse(text), "multistage")
     runtime = v.text.split("runtime stage")[1]
     assert "RUN useradd -m app\n" in runtime and "useradd -l -m -u 10001 appuser" in runtime

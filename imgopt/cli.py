@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .errors import ImgoptError, UsageError
@@ -322,38 +322,42 @@ def _emit(text: str, stdout: TextIO, path: str | None) -> None:
         stdout.write(text)
 
 
-def _build_progress(args: argparse.Namespace, stderr: TextIO) -> Callable[[str], None] | None:
-    if args.no_progress or not stderr.isatty():
-        return None
+def _build_options(args: argparse.Namespace, stderr: TextIO) -> dict[str, Any]:
+    """The keyword arguments ``compare`` and ``optimize`` share; build output goes to a terminal's
+    stderr as one rewritten line (closed by ``_end_progress``)."""
+    progress = None
+    if not args.no_progress and stderr.isatty():
 
-    def show(line: str) -> None:
-        stderr.write("\r" + line[:100].ljust(100))
-        stderr.flush()
+        def progress(line: str) -> None:
+            stderr.write("\r" + line[:100].ljust(100))
+            stderr.flush()
 
-    return show
+    return {
+        "context": args.context,
+        "checks": args.check,
+        "timeout": args.timeout,
+        "build_timeout": args.build_timeout,
+        "nocache": args.no_cache,
+        "pull": args.pull,
+        "keep": args.keep,
+        "progress": progress,
+    }
+
+
+def _end_progress(opts: dict[str, Any], stderr: TextIO) -> None:
+    if opts["progress"] is not None:
+        stderr.write("\r" + " " * 100 + "\r")
 
 
 def _compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .compare import compare
     from .report.compare import comparison_markdown, comparison_text
 
-    progress = _build_progress(args, stderr)
+    opts = _build_options(args, stderr)
     try:
-        result = compare(
-            args.a,
-            args.b,
-            context=args.context,
-            checks=args.check,
-            timeout=args.timeout,
-            build_timeout=args.build_timeout,
-            nocache=args.no_cache,
-            pull=args.pull,
-            keep=args.keep,
-            progress=progress,
-        )
+        result = compare(args.a, args.b, **opts)
     finally:
-        if progress is not None:
-            stderr.write("\r" + " " * 100 + "\r")
+        _end_progress(opts, stderr)
     if args.format == "json":
         text = result.to_json() + "\n"
     elif args.format == "markdown":
@@ -372,26 +376,13 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.in_place and args.output:
         raise UsageError("use either -o or --in-place")
     config = load_config(args.config) if args.config else None
-    progress = _build_progress(args, stderr)
+    opts = _build_options(args, stderr)
     try:
         plan = optimize(
-            args.dockerfile,
-            context=args.context,
-            target=args.target,
-            verify=args.verify,
-            checks=args.check,
-            config=config,
-            timeout=args.timeout,
-            build_timeout=args.build_timeout,
-            nocache=args.no_cache,
-            pull=args.pull,
-            keep=args.keep,
-            image=args.image,
-            progress=progress,
+            args.dockerfile, target=args.target, verify=args.verify, config=config, image=args.image, **opts
         )
     finally:
-        if progress is not None:
-            stderr.write("\r" + " " * 100 + "\r")
+        _end_progress(opts, stderr)
     if args.format == "json":
         report = plan.to_json() + "\n"
     elif args.format == "markdown":

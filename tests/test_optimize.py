@@ -11,7 +11,7 @@ import os
 import dockerfile as buildkit
 import pytest
 from builders import docker_archive
-from conftest import ROOT
+from conftest import ROOT, golden
 
 import imgopt
 from imgopt.cli import main
@@ -40,15 +40,6 @@ def _name(path: str) -> str:
     return os.path.basename(os.path.dirname(path)) if base == "Dockerfile" else base.removesuffix(".Dockerfile")
 
 
-def _golden(name: str, text: str) -> str:
-    path = os.path.join(GOLDEN, name)
-    if os.environ.get("IMGOPT_REGENERATE_GOLDEN") == "1":
-        with open(path, "w") as f:
-            f.write(text)
-    with open(path) as f:
-        return f.read()
-
-
 @pytest.mark.parametrize("path", INPUTS, ids=_name)
 def test_variant_golden_files(path: str) -> None:
     df = parse_file(path)
@@ -56,7 +47,7 @@ def test_variant_golden_files(path: str) -> None:
     assert {v.target for v in variants} | set(skipped) == set(TARGETS)
     for v in variants:
         rendered = f"# target: {v.target}\n" + "".join(f"# warning: {w}\n" for w in v.warnings) + v.text
-        assert rendered == _golden(f"{_name(path)}.{v.target}.Dockerfile", rendered)
+        assert rendered == golden(GOLDEN, f"{_name(path)}.{v.target}.Dockerfile", rendered)
         # every variant is a Dockerfile that BuildKit reads the way we do, ending in a runtime stage
         ours = parse(v.text)
         assert [c.cmd.upper() for c in buildkit.parse_string(v.text)] == [i.keyword for i in ours.instructions]

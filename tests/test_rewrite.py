@@ -7,7 +7,7 @@ import os
 
 import dockerfile as buildkit
 import pytest
-from conftest import ROOT
+from conftest import ROOT, golden
 
 from imgopt.dockerfile import lint, parse
 from imgopt.dockerfile.rewrite import FIXERS, Edit, apply_edits, hygiene, proposed_dockerignore
@@ -21,22 +21,13 @@ LEFT = {
 }
 
 
-def _golden(name: str, text: str) -> str:
-    path = os.path.join(GOLDEN, name)
-    if os.environ.get("IMGOPT_REGENERATE_GOLDEN") == "1":
-        with open(path, "w") as f:
-            f.write(text)
-    with open(path) as f:
-        return f.read()
-
-
 @pytest.mark.parametrize("path", CORPUS, ids=os.path.basename)
 def test_corpus_golden(path: str) -> None:
     name = os.path.basename(path)
     with open(path) as f:
         before = f.read()
     result = hygiene(parse(before))
-    assert result.text == _golden(name, result.text)
+    assert result.text == golden(GOLDEN, name, result.text)
     # the result is a Dockerfile BuildKit reads the same way we do
     after = parse(result.text)
     assert after.render() == result.text

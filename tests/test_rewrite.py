@@ -8,9 +8,12 @@ import os
 import dockerfile as buildkit
 import pytest
 from conftest import ROOT, golden
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imgopt.dockerfile import lint, parse
-from imgopt.dockerfile.rewrite import FIXERS, Edit, apply_edits, hygiene, proposed_dockerignore
+from imgopt.dockerfile.rewrite import FIXERS, Edit, apply_edits, can_fix, hygiene, proposed_dockerignore
+from imgopt.dockerfile.rules import Context
 
 CORPUS = sorted(glob.glob(os.path.join(ROOT, "tests", "dockerfiles", "*.Dockerfile")))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "hygiene")
@@ -142,3 +145,69 @@ def test_rule_metadata_and_docs_say_what_optimize_fixes() -> None:
         assert ("automatic fix: none" in page) == (not fixed), rid
         row = next(ln for ln in index.splitlines() if ln.startswith(f"| [{rid}]"))
         assert (row.split(" | ")[4] == "no") == (not fixed), rid
+
+
+SNIPPETS = [
+    "apt-get update",
+    "apt-get install -y curl",
+    "apt-get update && apt-get install -y jq",
+    "pip install flask",
+    "python3 -m pip install -r req.txt",
+    "apk add git",
+    "npm ci",
+    "yarn install",
+    "gem install rails",
+    "rm -rf /tmp/x",
+    "wget -O /tmp/a.tgz http://example.com/a.tgz",
+    "tar -xzf /tmp/a.tgz -C /opt",
+    "rm /tmp/a.tgz",
+    "chown -R 1000 /app",
+    "useradd -u 12345678 svc",
+    "make || echo failed; true",
+    "echo a | grep a",
+]
+
+
+@st.composite
+def size_dockerfiles(draw: st.DrawFn) -> str:
+    lines = ["FROM debian:bookworm"]
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(
+            st.sampled_from(["run", "run", "run", "cont", "exec", "copy", "workdir", "env", "comment", "blank"])
+        )
+        if kind == "run":
+            lines.append("RUN " + draw(st.sampled_from(SNIPPETS)))
+        elif kind == "cont":
+            lines += ["RUN " + draw(st.sampled_from(SNIPPETS)) + " \\", "    && " + draw(st.sampled_from(SNIPPETS))]
+        elif kind == "exec":
+            lines.append('RUN ["apt-get", "update"]')
+        elif kind == "copy":
+            lines.append("COPY " + draw(st.sampled_from([". /app", "src/ /app", "a.tgz /tmp/a.tgz"])))
+        elif kind == "workdir":
+            lines.append("WORKDIR /app")
+        elif kind == "env":
+            lines.append("ENV K=v")
+        elif kind == "comment":
+            lines.append("# note")
+        else:
+            lines.append("")
+    lines.append('CMD ["app"]')
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size_dockerfiles())
+def test_generated_rewrites_are_valid_idempotent_and_complete(text: str) -> None:
+    result = hygiene(parse(text))
+    after = parse(result.text)
+    assert after.render() == result.text
+    assert [c.cmd.upper() for c in buildkit.parse_string(result.text)] == [i.keyword for i in after.instructions]
+    # a second pass changes nothing, and nothing a fixer could fix is left
+    assert hygiene(after).text == result.text
+    ctx = Context(after, frozenset(after.reaching_final()), None, False)
+    assert not [h.rule for h in result.unfixed if can_fix(ctx, h)]
+    # instructions without a layer of their own are neither lost nor reordered
+    keep = ("FROM", "ENV", "WORKDIR", "CMD")
+    assert [i.raw for i in parse(text).instructions if i.keyword in keep] == [
+        i.raw for i in after.instructions if i.keyword in keep
+    ]

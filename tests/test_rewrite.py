@@ -8,7 +8,7 @@ import os
 import dockerfile as buildkit
 import pytest
 from conftest import ROOT, golden
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from imgopt.dockerfile import lint, parse
@@ -197,6 +197,7 @@ def size_dockerfiles(draw: st.DrawFn) -> str:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(size_dockerfiles())
+@example('FROM debian:bookworm\nRUN chown -R 1000 /app\nCOPY . /app\nCMD ["app"]\n')  # found by this test
 def test_generated_rewrites_are_valid_idempotent_and_complete(text: str) -> None:
     result = hygiene(parse(text))
     after = parse(result.text)

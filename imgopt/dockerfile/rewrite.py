@@ -188,7 +188,7 @@ def _items_between(df: Dockerfile, first: int, last: int) -> list[Item]:
 def _next_instruction(st: Stage, ins: Instruction) -> Instruction | None:
     seq = st.instructions
     for i, x in enumerate(seq):
-        if x is ins:
+        if x.line == ins.line:  # by position: the finding may come from another parse of the same text
             return seq[i + 1] if i + 1 < len(seq) else None
     return None
 
@@ -196,7 +196,7 @@ def _next_instruction(st: Stage, ins: Instruction) -> Instruction | None:
 def _previous_instruction(st: Stage, ins: Instruction) -> Instruction | None:
     seq = st.instructions
     for i, x in enumerate(seq):
-        if x is ins:
+        if x.line == ins.line:
             return seq[i - 1] if i > 0 else None
     return None
 
@@ -444,7 +444,7 @@ def _chown_copy(ctx: Context, hit: Hit) -> Fix | None:
     copies: list[tuple[Instruction, str]] = []
     between: list[Instruction] = []
     for x in st.instructions:
-        if x is ins:
+        if x.line >= ins.line:
             break
         if x.keyword == "WORKDIR":
             workdir = posixpath.normpath(posixpath.join(workdir, x.args.strip().strip("\"'")))

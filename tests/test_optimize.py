@@ -12,6 +12,8 @@ import dockerfile as buildkit
 import pytest
 from builders import docker_archive
 from conftest import ROOT, golden
+from hypothesis import HealthCheck, given, settings
+from test_rewrite import size_dockerfiles
 
 import imgopt
 from imgopt.cli import main
@@ -268,3 +270,17 @@ def test_named_target_and_markdown(tmp_path: str) -> None:
     text = out.getvalue()
     assert text.startswith("### imgopt optimize:") and "| slim" in text and "debian:bookworm-slim" in text
     assert "not built: run with --verify" in text
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size_dockerfiles())
+def test_generated_variants_are_valid_dockerfiles(text: str) -> None:
+    variants, skipped = make_variants(parse(text))
+    assert {v.target for v in variants} | set(skipped) == set(TARGETS)
+    for v in variants:
+        ours = parse(v.text)
+        assert ours.render() == v.text
+        assert [c.cmd.upper() for c in buildkit.parse_string(v.text)] == [i.keyword for i in ours.instructions]
+        assert ours.final_stage is not None
+        final_cmd = [i.args for i in ours.final_stage.instructions if i.keyword == "CMD"]
+        assert final_cmd == ['["app"]']

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -73,3 +74,22 @@ def test_needs_buildkit() -> None:
     assert needs_buildkit(parse("FROM a\nCOPY --chmod=755 a b\n"))
     assert needs_buildkit(parse("# syntax=docker/dockerfile:1\nFROM a\n"))
     assert needs_buildkit(parse("FROM a\nRUN <<EOF\nx\nEOF\n"))
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_build_progress_only_on_a_terminal() -> None:
+    from imgopt.cli import _build_options, _end_progress, build_parser
+
+    args = build_parser().parse_args(["compare", "a", "b"])
+    assert _build_options(args, io.StringIO())["progress"] is None  # not a terminal
+    tty = _Tty()
+    opts = _build_options(args, tty)
+    opts["progress"]("Step 2/5 : RUN apt-get update")
+    _end_progress(opts, tty)
+    assert tty.getvalue().startswith("\rStep 2/5 : RUN apt-get update") and tty.getvalue().endswith("\r")
+    quiet = build_parser().parse_args(["compare", "a", "b", "--no-progress"])
+    assert _build_options(quiet, _Tty())["progress"] is None

@@ -9,6 +9,7 @@ a split can drop something the program needs, and only running it proves otherwi
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import posixpath
 import re
@@ -502,7 +503,7 @@ def _analyse_final(st: Stage, base: str, origin: Callable[[int], int]) -> _Plan:
             elif c.is_("npm", "install", "i", "ci") or c.is_("yarn", "install") or (c.name == "yarn" and not pos):
                 plan.prune_npm = c.name == "npm"
             elif c.is_("mvn", "package", "install", "verify") or "package" in pos and c.name in ("mvn", "./mvnw"):
-                plan.artifacts[_abs(workdir, "target")] = None
+                plan.outputs.add(_abs(workdir, "target/*.jar"))  # the jars, not classes and reports
             elif c.name in ("gradle", "./gradlew") and any(p in ("build", "assemble", "bootJar") for p in pos):
                 plan.artifacts[_abs(workdir, "build/libs")] = None
             elif _is_pip_install(c) and venv is None and "--target" not in " ".join(c.words):
@@ -542,20 +543,34 @@ def _is_build(c: Command) -> bool:
 
 
 def _drop_sources(st: Stage, plan: _Plan) -> None:
-    """When the program is a compiled output (``CMD ["/usr/local/bin/app"]``), the sources it was
-    built from stay in the builder unless the run instructions name them."""
+    """When the program is a compiled output (``CMD ["/usr/local/bin/app"]``, ``java -jar
+    target/app.jar``), the sources it was built from stay in the builder unless the run
+    instructions name them; the outputs are copied on their own."""
     runs = [i for i in st.instructions if i.keyword in ("ENTRYPOINT", "CMD")]
     if not plan.outputs or not runs:
         return
+    workdir = "/"
+    for ins in st.instructions:
+        if ins.keyword == "WORKDIR":
+            workdir = _abs(workdir, ins.args)
     first = runs[0] if runs[0].keyword == "ENTRYPOINT" else runs[-1]
     words = list(first.json_args) if first.json_args else first.args.split()
-    program = words[0] if words else ""
+    programs = words[:1]
+    if programs and posixpath.basename(programs[0]) == "java" and "-jar" in words[:-1]:
+        programs.append(words[words.index("-jar") + 1])
     names = {posixpath.basename(o) for o in plan.outputs}
-    if not any(program == o or program.startswith(o + "/") for o in plan.outputs) and program not in names:
+
+    def built(program: str) -> bool:
+        path = _abs(workdir, program) if "/" in program else program
+        return program in names or any(
+            path == o or path.startswith(o + "/") or fnmatch.fnmatchcase(path, o) for o in plan.outputs
+        )
+
+    if not any(built(p) for p in programs):
         return
     named = " ".join(i.args for i in st.instructions if i.keyword in ("ENTRYPOINT", "CMD", "ENV"))
     for src in plan.sources - plan.outputs:
-        if src not in named and not any(o.startswith(src + "/") for o in plan.outputs):
+        if not re.search(rf"(?<![\w./-]){re.escape(src)}(?![\w.-])", named):  # named as a path of its own
             plan.artifacts.pop(src, None)
 
 
@@ -668,7 +683,10 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     elif plan.user_runs:
         warnings.append("distroless has no useradd: users created in the original are not recreated")
     artifacts = _dedupe(plan.artifacts)
-    copies = [f"COPY --from={name}{f' --chown={o}' if o else ''} {p} {p}" for p, o in artifacts.items()]
+    copies = [
+        f"COPY --from={name}{f' --chown={o}' if o else ''} {p} {posixpath.dirname(p) + '/' if '*' in p else p}"
+        for p, o in artifacts.items()
+    ]
     meta: list[str] = []
     for ins in final.instructions:
         if ins.keyword not in RUNTIME_KEYWORDS or ins.keyword == "ENV":

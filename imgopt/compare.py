@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis import analyze_image
+from .dockerfile.parser import parse_dockerfile
 from .engine import Build, Run, Session, needs_buildkit, split_check
 from .errors import BuildError, UsageError
 from .sources import load_image
@@ -275,23 +276,6 @@ def config_changes(before: Measure, after: Measure) -> dict[str, tuple[Any, Any]
     }
 
 
-def read_dockerfile(path_or_text: str) -> tuple[str, str]:
-    """(label, text) of a Dockerfile given as a path or as text."""
-    if "\n" in path_or_text:
-        return "<text>", path_or_text
-    try:
-        with open(path_or_text, encoding="utf-8") as f:
-            return path_or_text, f.read()
-    except FileNotFoundError as e:
-        from .errors import DockerfileError
-
-        raise DockerfileError(f"no such Dockerfile: {path_or_text}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        from .errors import DockerfileError
-
-        raise DockerfileError(f"cannot read {path_or_text}: {e}") from e
-
-
 def compare(
     a: str,
     b: str,
@@ -307,8 +291,9 @@ def compare(
 ) -> Comparison:
     """Build Dockerfiles ``a`` (before) and ``b`` (after) in ``context`` (default: a's directory),
     measure both, run the checks in both. Temporary images are removed unless ``keep``."""
-    label_a, text_a = read_dockerfile(a)
-    label_b, text_b = read_dockerfile(b)
+    df_a, df_b = parse_dockerfile(a), parse_dockerfile(b)
+    label_a, text_a = df_a.path or "<text>", df_a.render()
+    label_b, text_b = df_b.path or "<text>", df_b.render()
     if context is None:
         if label_a == "<text>":
             raise UsageError("a build context is needed when the Dockerfile is given as text")

@@ -27,8 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .dockerfile.lint import read_dockerignore
 from .dockerfile.model import Dockerfile
 from .errors import BuildError, CheckError, DaemonError, ImageNotFound
+from .sources.daemon import reason
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +85,6 @@ class Run:
         }
 
 
-def _reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if "Connection refused" in text or "No such file" in text or "FileNotFoundError" in text:
-        return "it is not running or its socket is missing (is dockerd started? DOCKER_HOST?)"
-    return text[:300]
-
-
 def find_buildkit_cli() -> str | None:
     """A docker CLI that can run BuildKit builds: ``$IMGOPT_DOCKER_CLI``, else ``docker`` on PATH
     with buildx, else a CLI older than 23 (BuildKit built in) such as Debian's /usr/bin/docker."""
@@ -109,6 +104,41 @@ def find_buildkit_cli() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One build, as both builders take it."""
+
+    context: str
+    dockerfile: str
+    tag: str
+    dockerignore: Sequence[str] | None
+    nocache: bool
+    pull: bool
+
+
+class _BuildLog:
+    """Build output: passed on to ``progress`` line by line; the last lines kept for the error message."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+        self.tail: list[str] = []
+
+    def add(self, line: str) -> None:
+        line = line.rstrip()
+        if not line.strip():
+            return
+        self.tail = (self.tail + [line])[-12:]
+        if self.progress is not None:
+            self.progress(line)
+
+    def failure(self, reason: str, *, skip_last: bool = False) -> str:
+        """``build failed at <step>: <reason>``, the step being the last one the output named."""
+        tail = self.tail[:-1] if skip_last else self.tail
+        step = next((ln for ln in reversed(tail) if re.match(r"\s*(Step \d|#\d+ \[)", ln)), "")
+        where = f" at {step.strip()}" if step else ""
+        return f"build failed{where}: {reason.strip()}"
+
+
 class Session:
     """A connection to the engine that removes every tag and container it made when closed."""
 
@@ -122,7 +152,7 @@ class Session:
             self.client: Any = docker.from_env(timeout=int(timeout))
             self.client.ping()
         except DockerException as e:
-            raise DaemonError(f"cannot reach the Docker engine: {_reason(e)}") from e
+            raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
         self.timeout = timeout
         self.prefix = prefix
         self.run_id = uuid.uuid4().hex[:10]
@@ -169,7 +199,7 @@ class Session:
         except NotFound:
             return False
         except DockerException as e:
-            raise DaemonError(f"the Docker engine failed to inspect {ref!r}: {_reason(e)}") from e
+            raise DaemonError(f"the Docker engine failed to inspect {ref!r}: {reason(e)}") from e
 
     # -- builds --------------------------------------------------------------------------------
 
@@ -191,78 +221,58 @@ class Session:
             raise BuildError(f"build context {context} is not a directory")
         tag = self.new_tag(name)
         start = time.monotonic()
+        req = _Request(context, dockerfile, tag, dockerignore, nocache, pull)
+        log = _BuildLog(progress)
         if buildkit:
-            self._build_cli(context, dockerfile, tag, dockerignore, nocache, pull, progress)
+            self._build_cli(req, log)
             builder = "buildkit"
         else:
-            self._build_api(context, dockerfile, tag, dockerignore, nocache, pull, progress)
+            self._build_api(req, log)
             builder = "classic"
         seconds = time.monotonic() - start
         image_id = str(self.client.api.inspect_image(tag)["Id"])
         return Build(tag, image_id, seconds, builder)
 
-    def _build_api(
-        self,
-        context: str,
-        dockerfile: str,
-        tag: str,
-        dockerignore: Sequence[str] | None,
-        nocache: bool,
-        pull: bool,
-        progress: Callable[[str], None] | None,
-    ) -> None:
+    def _build_api(self, req: _Request, log: _BuildLog) -> None:
         from docker.errors import DockerException
         from docker.utils.build import tar
 
-        exclude = list(dockerignore) if dockerignore is not None else _read_ignore(context)
+        ignore = req.dockerignore if req.dockerignore is not None else read_dockerignore(req.context)
+        exclude = list(ignore) if ignore is not None else None
         name = f".dockerfile.imgopt-{self.run_id}"
         deadline = time.monotonic() + self.timeout
-        tail: list[str] = []
         try:
-            with tar(context, exclude=exclude, dockerfile=(name, dockerfile)) as ctx_tar:
+            with tar(req.context, exclude=exclude, dockerfile=(name, req.dockerfile)) as ctx_tar:
                 stream = self.client.api.build(
                     fileobj=ctx_tar,
                     custom_context=True,
                     dockerfile=name,
-                    tag=tag,
+                    tag=req.tag,
                     rm=True,
                     forcerm=True,
-                    nocache=nocache,
-                    pull=pull,
+                    nocache=req.nocache,
+                    pull=req.pull,
                     decode=True,
                     timeout=int(self.timeout),
                 )
                 for chunk in stream:
                     if "error" in chunk or "errorDetail" in chunk:
                         detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error")
-                        raise BuildError(_build_failure(str(detail), tail))
-                    text = str(chunk.get("stream") or chunk.get("status") or "")
-                    for ln in text.splitlines():
-                        if ln.strip():
-                            tail = (tail + [ln.rstrip()])[-12:]
-                            if progress is not None:
-                                progress(ln.rstrip())
+                        raise BuildError(log.failure(str(detail)))
+                    for ln in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
+                        log.add(ln)
                     if time.monotonic() > deadline:
                         raise BuildError(f"build timed out after {self.timeout:.0f} s")
         except DockerException as e:
-            raise BuildError(_build_failure(_reason(e), tail)) from e
+            raise BuildError(log.failure(reason(e))) from e
         except OSError as e:
             raise BuildError(f"build failed: {e}") from e
         except Exception as e:
             if type(e).__module__.split(".")[0] in ("urllib3", "requests"):
-                raise BuildError(f"build timed out or the connection broke: {_reason(e)}") from e
+                raise BuildError(f"build timed out or the connection broke: {reason(e)}") from e
             raise
 
-    def _build_cli(
-        self,
-        context: str,
-        dockerfile: str,
-        tag: str,
-        dockerignore: Sequence[str] | None,
-        nocache: bool,
-        pull: bool,
-        progress: Callable[[str], None] | None,
-    ) -> None:
+    def _build_cli(self, req: _Request, log: _BuildLog) -> None:
         cli = find_buildkit_cli()
         if cli is None:
             raise BuildError(
@@ -272,26 +282,23 @@ class Session:
         with tempfile.TemporaryDirectory(prefix="imgopt-build-") as tmp:
             path = os.path.join(tmp, "Dockerfile")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(dockerfile)
-            if dockerignore is not None:
+                f.write(req.dockerfile)
+            if req.dockerignore is not None:
                 with open(path + ".dockerignore", "w", encoding="utf-8") as f:
-                    f.write("\n".join(dockerignore) + "\n")
-            cmd = [cli, "build", "--progress=plain", "-f", path, "-t", tag]
-            cmd += ["--no-cache"] if nocache else []
-            cmd += ["--pull"] if pull else []
+                    f.write("\n".join(req.dockerignore) + "\n")
+            cmd = [cli, "build", "--progress=plain", "-f", path, "-t", req.tag]
+            cmd += ["--no-cache"] if req.nocache else []
+            cmd += ["--pull"] if req.pull else []
             env = dict(os.environ, DOCKER_BUILDKIT="1")  # DOCKER_HOST, if set, is the SDK's too
             proc = subprocess.Popen(
-                [*cmd, context], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+                [*cmd, req.context], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
             )
             timer = threading.Timer(self.timeout, proc.kill)
             timer.start()
-            tail: list[str] = []
             try:
                 assert proc.stdout is not None
                 for ln in proc.stdout:
-                    tail = (tail + [ln.rstrip()])[-12:]
-                    if progress is not None:
-                        progress(ln.rstrip())
+                    log.add(ln)
                 code = proc.wait()
             finally:
                 timer.cancel()
@@ -301,13 +308,13 @@ class Session:
             if code != 0:
                 if code < 0:
                     raise BuildError(f"build timed out after {self.timeout:.0f} s")
-                said = next((ln for ln in reversed(tail) if ln.strip()), f"docker build exited with {code}")
-                if "parse error" in said and "<<" in dockerfile and "syntax=" not in dockerfile:
+                said = log.tail[-1] if log.tail else f"docker build exited with {code}"
+                if "parse error" in said and "<<" in req.dockerfile and "syntax=" not in req.dockerfile:
                     said += (
                         " (the engine's built-in BuildKit frontend has no heredocs: add "
                         "`# syntax=docker/dockerfile:1`, whose frontend image comes from a registry)"
                     )
-                raise BuildError(_build_failure(said, tail[:-1]))
+                raise BuildError(log.failure(said, skip_last=bool(log.tail)))
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -328,7 +335,7 @@ class Session:
         except SdkImageNotFound as e:
             raise ImageNotFound(f"no image {image!r} in the Docker engine") from e
         except DockerException as e:
-            raise DaemonError(f"cannot create a container from {image}: {_reason(e)}") from e
+            raise DaemonError(f"cannot create a container from {image}: {reason(e)}") from e
         cid = container["Id"]
         self.containers.append(cid)
         exit_code: int | None
@@ -342,7 +349,7 @@ class Session:
             stderr = self.client.api.logs(cid, stdout=False, stderr=True).decode("utf-8", "replace")
         except DockerException as e:
             # a missing executable makes start() fail: that is the check's result, not our error
-            msg = _reason(e)
+            msg = reason(e)
             if "executable file not found" in msg or "no such file or directory" in msg.lower():
                 return Run(tuple(command) if command else None, 127, "", msg, time.monotonic() - start)
             raise DaemonError(f"running {image} failed: {msg}") from e
@@ -363,21 +370,6 @@ class Session:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.1)
-
-
-def _read_ignore(context: str) -> list[str] | None:
-    path = os.path.join(context, ".dockerignore")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [ln.strip() for ln in f.read().splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    except FileNotFoundError:
-        return None
-
-
-def _build_failure(reason: str, tail: list[str]) -> str:
-    step = next((ln for ln in reversed(tail) if re.match(r"\s*(Step \d|#\d+ \[)", ln)), "")
-    where = f" at {step.strip()}" if step else ""
-    return f"build failed{where}: {reason.strip()}"
 
 
 def split_check(command: str) -> tuple[str, ...]:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .compare import CheckResult, Side, build_and_measure, config_changes, read_dockerfile, run_checks
+from .compare import CheckResult, Side, build_and_measure, config_changes, run_checks
 from .dockerfile.lint import Finding, LintConfig, find_config, read_dockerignore
 from .dockerfile.model import Dockerfile
-from .dockerfile.parser import parse
+from .dockerfile.parser import parse_dockerfile
 from .dockerfile.rewrite import Change, proposed_dockerignore, unified_diff
 from .dockerfile.variants import TARGETS, Variant, make_variants
 from .errors import BuildError, UsageError
@@ -223,12 +223,12 @@ def optimize(
     what its finding costs there; with ``verify`` the freshly built original is used."""
     if target not in CHOICES:
         raise UsageError(f"unknown target {target!r} (choose from {', '.join(CHOICES)})")
-    label, text = read_dockerfile(dockerfile)
+    df = parse_dockerfile(dockerfile)
+    label, text = df.path or "<text>", df.render()
     if context is None and label != "<text>":
         context = os.path.dirname(os.path.abspath(label))
     if context is not None and not os.path.isdir(context):
         raise UsageError(f"build context {context} is not a directory")
-    df = parse(text, None if label == "<text>" else label)
     if config is None and context is not None:
         config = find_config(context)
     existing_ignore = read_dockerignore(context)

@@ -93,3 +93,24 @@ def test_build_progress_only_on_a_terminal() -> None:
     assert tty.getvalue().startswith("\rStep 2/5 : RUN apt-get update") and tty.getvalue().endswith("\r")
     quiet = build_parser().parse_args(["compare", "a", "b", "--no-progress"])
     assert _build_options(quiet, _Tty())["progress"] is None
+
+
+def test_build_log_names_the_failing_step() -> None:
+    from imgopt.engine import _BuildLog
+
+    seen: list[str] = []
+    log = _BuildLog(seen.append)
+    for ln in ("Step 1/3 : FROM x\n", "   \n", "Step 2/3 : RUN exit 3\n", " ---> Running in 1234\n"):
+        log.add(ln)
+    assert seen == ["Step 1/3 : FROM x", "Step 2/3 : RUN exit 3", " ---> Running in 1234"]  # blank lines dropped
+    assert (
+        log.failure("returned a non-zero code: 3")
+        == "build failed at Step 2/3 : RUN exit 3: returned a non-zero code: 3"
+    )
+    kit = _BuildLog(None)
+    for ln in ("#5 [2/2] RUN <<EOF", "failed to solve: parse error line 2"):
+        kit.add(ln)
+    assert (
+        kit.failure(kit.tail[-1], skip_last=True)
+        == "build failed at #5 [2/2] RUN <<EOF: failed to solve: parse error line 2"
+    )

@@ -24,10 +24,11 @@ def _client() -> Any:
     try:
         return docker.from_env(timeout=120)
     except DockerException as e:
-        raise DaemonError(f"cannot reach the Docker engine: {_reason(e)}") from e
+        raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
 
 
-def _reason(e: BaseException) -> str:
+def reason(e: BaseException) -> str:
+    """One line for an SDK/transport error; a missing engine said in words."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     if "Connection refused" in text or "FileNotFoundError" in text or "No such file" in text:
         return "it is not running or its socket is missing (is dockerd started? DOCKER_HOST?)"
@@ -48,7 +49,7 @@ def read_daemon_image(name: str, opts: Options, progress: Callable[[int], None] 
         except APIError as e:
             raise DaemonError(f"the Docker engine refused to inspect {name!r}: {e.explanation or e}") from e
         except DockerException as e:
-            raise DaemonError(f"cannot reach the Docker engine: {_reason(e)}") from e
+            raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
         try:
             stream: Iterator[bytes] = client.api.get_image(name, chunk_size=1 << 20)
             return read_tar_archive(IterSource(_guard(stream), progress), opts)

@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from . import report  # noqa: F401  (registers every output format with imgopt.encoding)
+from ._version import __version__
+from .analysis import Analysis
+from .analysis.diff import ImageDiff
 from .api import analyze, diff, lint, load, parse_dockerfile
-from .compare import Comparison, compare
-from .diff import ImageDiff
-from .dockerfile.lint import Finding, LintConfig
+from .build.compare import Comparison, compare
+from .build.optimize import Plan, optimize
+from .build.options import BuildOptions
+from .dockerfile.lint import Finding, LintConfig, LintReport
 from .errors import (
     BuildError,
     CheckError,
@@ -28,7 +31,6 @@ from .errors import (
     UnsupportedMediaType,
     UsageError,
 )
-from .optimize import Plan, optimize
 
 __all__ = [
     "__version__",
@@ -39,8 +41,11 @@ __all__ = [
     "optimize",
     "compare",
     "diff",
+    "Analysis",
+    "BuildOptions",
     "Plan",
     "Comparison",
+    "LintReport",
     "ImageDiff",
     "Finding",
     "LintConfig",

@@ -13,9 +13,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
-from . import __version__
+from . import report  # noqa: F401  (registers the output formats)
+from ._version import __version__
+from .analysis import Analysis
+from .analysis.diff import ImageDiff
+from .build.compare import Comparison
+from .build.optimize import Plan
+from .build.options import BuildOptions
+from .dockerfile.lint import LintReport
+from .encoding import encode, formats
 from .errors import ImgoptError, UsageError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
@@ -53,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], or a bare path/name/ID.",
     )
     a.add_argument("ref", metavar="REF")
-    a.add_argument("--format", choices=("text", "json"), default="text")
+    a.add_argument("--format", choices=formats(Analysis), default="text")
     a.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     a.add_argument("--top", type=int, default=20, metavar="N", help="rows in the top-N lists (default 20)")
     a.add_argument("--dockerfile", metavar="F", help="map each layer to the instruction of F that produced it")
@@ -80,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("dockerfile", metavar="DOCKERFILE")
     lt.add_argument("--image", metavar="REF", help="an image built from DOCKERFILE: measure each finding's bytes")
     lt.add_argument("--context", metavar="DIR", help="build context (default: the Dockerfile's directory)")
-    lt.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    lt.add_argument("--format", choices=formats(LintReport), default="text")
     lt.add_argument(
         "--failure-threshold",
         choices=("error", "warning", "info", "none"),
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of --image in a multi-platform index")
     lt.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
 
-    def build_options(q: argparse.ArgumentParser) -> None:
+    def add_build_flags(q: argparse.ArgumentParser) -> None:
         q.add_argument(
             "--check",
             action="append",
@@ -117,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("a", metavar="A.Dockerfile")
     c.add_argument("b", metavar="B.Dockerfile")
     c.add_argument("--context", metavar="DIR", help="build context (default: A's directory)")
-    c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    c.add_argument("--format", choices=formats(Comparison), default="text")
     c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
-    build_options(c)
+    add_build_flags(c)
 
     o = sub.add_parser(
         "optimize",
@@ -134,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", choices=("auto", "hygiene", "slim", "alpine", "multistage", "distroless"), default="auto"
     )
     o.add_argument("--verify", action="store_true", help="build the original and the variants, run the check")
-    o.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    o.add_argument("--format", choices=formats(Plan), default="text")
     o.add_argument("-o", "--output", metavar="FILE", help="write the chosen Dockerfile here (atomically)")
     o.add_argument(
         "--in-place",
@@ -147,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", metavar="REF", help="an image built from DOCKERFILE: say what each change's finding costs"
     )
     o.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
-    build_options(o)
+    add_build_flags(o)
 
     d = sub.add_parser(
         "diff",
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("ref_a", metavar="REF_A")
     d.add_argument("ref_b", metavar="REF_B")
-    d.add_argument("--format", choices=("text", "json"), default="text")
+    d.add_argument("--format", choices=formats(ImageDiff), default="text")
     d.add_argument("--limit", type=int, default=50, metavar="N", help="rows in the text report (default 50)")
     d.add_argument("--hash", action="store_true", help="hash contents: catch equal-size content changes")
     d.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of both refs in multi-platform indexes")
@@ -265,18 +273,7 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from .analysis.ci import evaluate
 
         rules = evaluate(result, ci_cfg)
-    if args.format == "json":
-        from .report.jsonfmt import analysis_to_dict, dumps
-
-        text = dumps(analysis_to_dict(result, rules))
-    else:
-        from .report.text import render_text
-
-        text = render_text(result, rules)
-    if args.output:
-        write_atomically(args.output, text)
-    else:
-        stdout.write(text)
+    _emit(encode(result, args.format, ci=rules), stdout, args.output)
     if rules is not None and any(r.status == "fail" for r in rules):
         return EXIT_FAIL
     return EXIT_OK
@@ -285,7 +282,6 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
     from .dockerfile.lint import at_or_above, find_config, lint, load_config
     from .dockerfile.parser import parse_file
-    from .report import lintfmt
 
     df = parse_file(args.dockerfile)
     base = os.path.dirname(os.path.abspath(args.dockerfile))
@@ -294,23 +290,15 @@ def _lint(args: argparse.Namespace, stdout: TextIO) -> int:
     if not os.path.isdir(context):
         raise UsageError(f"build context {context} is not a directory")
     findings = lint(df, config=config, context=context)
-    total = None
+    result = LintReport(args.dockerfile, tuple(findings))
     if args.image:
         from .api import analyze
-        from .lintcost import quantify
+        from .evidence import quantify
 
-        report = quantify(findings, analyze(args.image, dockerfile=df, platform=args.platform))
-        findings, total = list(report.findings), report.total_bytes
-    if args.format == "json":
-        text = lintfmt.dumps(lintfmt.lint_to_dict(args.dockerfile, findings, total, args.image))
-    elif args.format == "sarif":
-        text = lintfmt.dumps(lintfmt.lint_sarif(args.dockerfile, findings))
-    else:
-        text = lintfmt.lint_text(args.dockerfile, findings, total)
-    if args.output:
-        write_atomically(args.output, text)
-    else:
-        stdout.write(text)
+        costs = quantify(findings, analyze(args.image, dockerfile=df, platform=args.platform))
+        findings = list(costs.findings)
+        result = LintReport(args.dockerfile, costs.findings, costs.total_bytes, args.image)
+    _emit(encode(result, args.format), stdout, args.output)
     threshold = args.failure_threshold or config.failure_threshold
     return EXIT_FAIL if at_or_above(findings, threshold) else EXIT_OK
 
@@ -322,9 +310,9 @@ def _emit(text: str, stdout: TextIO, path: str | None) -> None:
         stdout.write(text)
 
 
-def _build_options(args: argparse.Namespace, stderr: TextIO) -> dict[str, Any]:
-    """The keyword arguments ``compare`` and ``optimize`` share; build output goes to a terminal's
-    stderr as one rewritten line (closed by ``_end_progress``)."""
+def build_options(args: argparse.Namespace, stderr: TextIO) -> BuildOptions:
+    """The options ``compare`` and ``optimize`` share; build output goes to a terminal's stderr as
+    one rewritten line (closed by ``end_progress``)."""
     progress = None
     if not args.no_progress and stderr.isatty():
 
@@ -332,63 +320,50 @@ def _build_options(args: argparse.Namespace, stderr: TextIO) -> dict[str, Any]:
             stderr.write("\r" + line[:100].ljust(100))
             stderr.flush()
 
-    return {
-        "context": args.context,
-        "checks": args.check,
-        "timeout": args.timeout,
-        "build_timeout": args.build_timeout,
-        "nocache": args.no_cache,
-        "pull": args.pull,
-        "keep": args.keep,
-        "progress": progress,
-    }
+    return BuildOptions(
+        context=args.context,
+        checks=tuple(args.check),
+        timeout=args.timeout,
+        build_timeout=args.build_timeout,
+        nocache=args.no_cache,
+        pull=args.pull,
+        keep=args.keep,
+        progress=progress,
+    )
 
 
-def _end_progress(opts: dict[str, Any], stderr: TextIO) -> None:
-    if opts["progress"] is not None:
+def end_progress(opts: BuildOptions, stderr: TextIO) -> None:
+    if opts.progress is not None:
         stderr.write("\r" + " " * 100 + "\r")
 
 
 def _compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .compare import compare
-    from .report.compare import comparison_markdown, comparison_text
+    from .build.compare import compare
 
-    opts = _build_options(args, stderr)
+    opts = build_options(args, stderr)
     try:
-        result = compare(args.a, args.b, **opts)
+        result = compare(args.a, args.b, opts)
     finally:
-        _end_progress(opts, stderr)
-    if args.format == "json":
-        text = result.to_json() + "\n"
-    elif args.format == "markdown":
-        text = comparison_markdown(result)
-    else:
-        text = comparison_text(result)
-    _emit(text, stdout, args.output)
+        end_progress(opts, stderr)
+    _emit(encode(result, args.format), stdout, args.output)
     return EXIT_OK if result.checks_passed else EXIT_FAIL
 
 
 def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .build.optimize import optimize
     from .dockerfile.lint import load_config
-    from .optimize import optimize
-    from .report.compare import plan_markdown, plan_text
 
     if args.in_place and args.output:
         raise UsageError("use either -o or --in-place")
     config = load_config(args.config) if args.config else None
-    opts = _build_options(args, stderr)
+    opts = build_options(args, stderr)
     try:
         plan = optimize(
-            args.dockerfile, target=args.target, verify=args.verify, config=config, image=args.image, **opts
+            args.dockerfile, target=args.target, verify=args.verify, config=config, image=args.image, options=opts
         )
     finally:
-        _end_progress(opts, stderr)
-    if args.format == "json":
-        report = plan.to_json() + "\n"
-    elif args.format == "markdown":
-        report = plan_markdown(plan)
-    else:
-        report = plan_text(plan)
+        end_progress(opts, stderr)
+    text = encode(plan, args.format)
     if args.output and plan.chosen is not None:
         write_atomically(args.output, plan.text)
     if args.in_place and plan.chosen is not None:
@@ -400,21 +375,18 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if plan.dockerignore and not os.path.exists(ignore):
             write_atomically(ignore, plan.dockerignore)
         stderr.write(f"imgopt: wrote {args.dockerfile} (original kept as {backup})\n")
-    _emit(report, stdout, args.report)  # -o is the Dockerfile, never the report
+    _emit(text, stdout, args.report)  # -o is the Dockerfile, never the report
     return EXIT_FAIL if plan.failed else EXIT_OK
 
 
 def _diff(args: argparse.Namespace, stdout: TextIO) -> int:
-    from .api import load
-    from .diff import diff_images
-    from .report.compare import diff_text
+    from .api import diff
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    a = load(args.ref_a, platform=args.platform, hash_content=args.hash)
-    b = load(args.ref_b, platform=args.platform, hash_content=args.hash)
-    result = diff_images(a, b)
-    _emit(result.to_json() + "\n" if args.format == "json" else diff_text(result, args.limit), stdout, args.output)
+    result = diff(args.ref_a, args.ref_b, platform=args.platform, hash_content=args.hash)
+    opts = {"limit": args.limit} if args.format == "text" else {}
+    _emit(encode(result, args.format, **opts), stdout, args.output)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ Paths are relative and normalised (``usr/bin/env``), never with a leading slash.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -86,6 +87,10 @@ class Layer:
     compressed_size: int | None
     entries: tuple[FileEntry, ...]
     history: HistoryEntry | None = None
+    # what a read's content plan asked for (sources.core.ContentPlan): whole contents of kept files
+    # and the facts probes read from file bytes (probe name -> path -> fact)
+    contents: Mapping[str, bytes] = field(default_factory=dict, compare=False, hash=False)
+    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def created_by(self) -> str:
@@ -109,7 +114,6 @@ class Image:
     layers: tuple[Layer, ...]
     manifest_digest: str | None = None
     hashed: bool = False  # whether FileEntry.digest was filled
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def platform(self) -> str:

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from imgopt.compare import DEFAULT_CHECK, Comparison, Measure, Side, judge_command, judge_default
+from imgopt.build.compare import DEFAULT_CHECK, Comparison, Measure, Side, judge_command, judge_default
+from imgopt.build.engine import Run, needs_buildkit, split_check
 from imgopt.dockerfile import parse
-from imgopt.engine import Run, needs_buildkit, split_check
 from imgopt.errors import CheckError
-from imgopt.report.compare import comparison_html, comparison_markdown, comparison_text
+from imgopt.report.compare import comparison_html, comparison_markdown, comparison_text, verdict
 
 
 def _run(code: int | None, out: str = "", err: str = "") -> Run:
@@ -45,9 +45,9 @@ def test_a_failed_check_is_never_a_saving() -> None:
     ok = Comparison(before, after, (judge_default(_run(0, "x"), _run(0, "x")),), {"user": ("", "app")})
     assert ok.saved_bytes == 600 and ok.saved_percent == 60.0 and ok.checks_passed
     failed = Comparison(before, after, (judge_default(_run(0, "x"), _run(1, "")),))
-    assert failed.saved_bytes is None and failed.saved_percent is None and failed.verdict.startswith("FAILED")
+    assert failed.saved_bytes is None and failed.saved_percent is None and verdict(failed).startswith("FAILED")
     not_built = Comparison(before, Side("B", "", None, "build failed at Step 2/3: boom"), ())
-    assert not not_built.checks_passed and "did not build" in not_built.verdict
+    assert not not_built.checks_passed and "did not build" in verdict(not_built)
     doc = json.loads(ok.to_json())
     assert doc["schema"] == "imgopt.compare/1" and doc["saved_bytes"] == 600 and doc["check"]["passed"]
     assert doc["config_changes"] == {"user": {"before": "", "after": "app"}}
@@ -82,24 +82,24 @@ class _Tty(io.StringIO):
 
 
 def test_build_progress_only_on_a_terminal() -> None:
-    from imgopt.cli import _build_options, _end_progress, build_parser
+    from imgopt.cli import build_options, end_progress, build_parser
 
     args = build_parser().parse_args(["compare", "a", "b"])
-    assert _build_options(args, io.StringIO())["progress"] is None  # not a terminal
+    assert build_options(args, io.StringIO()).progress is None  # not a terminal
     tty = _Tty()
-    opts = _build_options(args, tty)
-    opts["progress"]("Step 2/5 : RUN apt-get update")
-    _end_progress(opts, tty)
+    opts = build_options(args, tty)
+    opts.progress("Step 2/5 : RUN apt-get update")
+    end_progress(opts, tty)
     assert tty.getvalue().startswith("\rStep 2/5 : RUN apt-get update") and tty.getvalue().endswith("\r")
     quiet = build_parser().parse_args(["compare", "a", "b", "--no-progress"])
-    assert _build_options(quiet, _Tty())["progress"] is None
+    assert build_options(quiet, _Tty()).progress is None
 
 
 def test_build_log_names_the_failing_step() -> None:
-    from imgopt.engine import _BuildLog
+    from imgopt.build.engine import BuildLog
 
     seen: list[str] = []
-    log = _BuildLog(seen.append)
+    log = BuildLog(seen.append)
     for ln in ("Step 1/3 : FROM x\n", "   \n", "Step 2/3 : RUN exit 3\n", " ---> Running in 1234\n"):
         log.add(ln)
     assert seen == ["Step 1/3 : FROM x", "Step 2/3 : RUN exit 3", " ---> Running in 1234"]  # blank lines dropped
@@ -107,7 +107,7 @@ def test_build_log_names_the_failing_step() -> None:
         log.failure("returned a non-zero code: 3")
         == "build failed at Step 2/3 : RUN exit 3: returned a non-zero code: 3"
     )
-    kit = _BuildLog(None)
+    kit = BuildLog(None)
     for ln in ("#5 [2/2] RUN <<EOF", "failed to solve: parse error line 2"):
         kit.add(ln)
     assert (

@@ -20,6 +20,7 @@ from conftest import REQUIRE_DOCKER, require_tool, run_dive
 
 import imgopt
 from imgopt.errors import ImageNotFound
+from imgopt.report.lintfmt import cost_sentence
 
 pytestmark = [pytest.mark.docker]
 
@@ -266,7 +267,7 @@ def test_lint_with_image_measures_each_finding(docker_engine: None, tmp_path: st
         )
         assert lists > 1_000_000
         assert findings["IMG101"].bytes == lists and findings["IMG101"].line == 3
-        assert "/var/lib/apt/lists" in (findings["IMG101"].cost or "")
+        assert "/var/lib/apt/lists" in (cost_sentence(findings["IMG101"]) or "")
         assert findings["IMG140"].bytes == 250_000  # the chown rewrote data.bin with the same content
         assert findings["IMG141"].bytes == len(payload) and findings["IMG141"].line == 6
         assert findings["IMG121"].bytes == len(payload)

@@ -52,7 +52,7 @@ def test_hadolint_size_findings_are_ours_too(hadolint: str, path: str) -> None:
     assert all(f["code"] != "DL1000" for f in theirs), theirs
     df = parse_file(path)
     reaching = df.reaching_final()
-    ours = {(f.hadolint, f.line) for f in lint_dockerfile(df, context=None) if f.hadolint}
+    ours = {(f.hadolint, f.line) for f in lint_dockerfile(df) if f.hadolint}
     stage_of_line = {ins.line: ins.stage for ins in df.instructions}
     for f in theirs:
         code, line = str(f["code"]), int(f["line"])  # type: ignore[call-overload]
@@ -70,4 +70,4 @@ def test_builder_stage_difference_is_real(hadolint: str) -> None:
     """hadolint flags DL3015 in a builder stage that only feeds COPY --from; imgopt does not."""
     path = os.path.join(ROOT, "tests", "dockerfiles", "04-multistage-builder-not-flagged.Dockerfile")
     assert ("DL3015", 2) in {(f["code"], f["line"]) for f in _hadolint(hadolint, path)}
-    assert lint_dockerfile(parse_file(path), context=None) == []
+    assert lint_dockerfile(parse_file(path)) == []

@@ -37,7 +37,7 @@ def test_every_corpus_file_has_expectations() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus_findings(name: str) -> None:
     df = parse_file(os.path.join(CORPUS_DIR, name))
-    got = [f"{f.rule}@{f.line}" for f in lint_dockerfile(df, context=None)]
+    got = [f"{f.rule}@{f.line}" for f in lint_dockerfile(df)]
     assert got == EXPECTED[name]
 
 

@@ -197,7 +197,7 @@ def test_errors_are_one_line(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(UsageError):
         imgopt.optimize(path, target="tiny")
     with pytest.raises(CheckError):
-        imgopt.optimize(path, verify=True, checks=["sh -c 'unbalanced"])
+        imgopt.optimize(path, verify=True, options=imgopt.BuildOptions(checks=["sh -c 'unbalanced"]))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(DaemonError, match="not running"):
         imgopt.compare(path, path)

@@ -21,11 +21,13 @@ import pytest
 from conftest import ROOT
 
 import imgopt
+from imgopt.build.compare import compare
+from imgopt.build.engine import Session
+from imgopt.build.optimize import PASSED, SKIPPED, Plan, optimize
+from imgopt.build.options import BuildOptions
 from imgopt.cli import main
-from imgopt.compare import compare
-from imgopt.engine import Session
 from imgopt.errors import BuildError
-from imgopt.optimize import PASSED, SKIPPED, Plan, optimize
+from imgopt.report.compare import verdict
 
 pytestmark = [pytest.mark.docker]
 
@@ -72,7 +74,9 @@ def plans(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
     out: dict[str, Plan] = {}
     try:
         for name in EXPECTED:
-            out[name] = optimize(os.path.join(_project(name, tmp), "Dockerfile"), verify=True, keep=True)
+            out[name] = optimize(
+                os.path.join(_project(name, tmp), "Dockerfile"), verify=True, options=BuildOptions(keep=True)
+            )
         yield out
     finally:
         for tag in _tmp_tags():
@@ -152,7 +156,7 @@ def test_broken_variant_fails_its_check(plans: dict[str, Plan], tmp_path: str) -
     assert result.after.measure and result.before.measure
     assert result.after.measure.size_bytes < result.before.measure.size_bytes  # smaller, yet...
     assert not result.checks_passed and result.saved_bytes is None and result.saved_percent is None
-    assert result.verdict.startswith("FAILED") and result.checks[0].after.exit_code == 127
+    assert verdict(result).startswith("FAILED") and result.checks[0].after.exit_code == 127
     assert "libz.so.1" in result.checks[0].after.stderr
     assert _tmp_tags() == before_tags  # nothing left behind
     code = main(
@@ -188,7 +192,7 @@ def test_services_and_timeouts(docker_engine: None, tmp_path: str) -> None:
         with open(os.path.join(ctx, name), "w") as f:
             f.write(text)
     before = _tmp_containers()
-    result = compare(os.path.join(ctx, "a"), os.path.join(ctx, "b"), timeout=2)
+    result = compare(os.path.join(ctx, "a"), os.path.join(ctx, "b"), BuildOptions(timeout=2))
     assert result.checks_passed and "still running" in result.checks[0].reason
     assert result.checks[0].before.timed_out and result.checks[0].after.timed_out
     assert _tmp_containers() == before
@@ -206,7 +210,7 @@ def test_build_timeout_and_interrupt_clean_up(docker_engine: None, tmp_path: str
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        compare(os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"), progress=interrupt)
+        compare(os.path.join(ctx, "Dockerfile"), os.path.join(ctx, "Dockerfile"), BuildOptions(progress=interrupt))
     assert _tmp_tags() == before_tags
 
 

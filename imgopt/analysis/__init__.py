@@ -6,16 +6,13 @@ import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from ..encoding import Encodable
 from ..model import FILE, Image
 from .categories import CATEGORIES, Categorizer
 from .dive import DiveMetrics, dive_metrics
 from .instructions import Attribution, Instruction, attribute
 from .squash import CAUSES, LayerChanges, Squash, WasteItem, squash
-
-if TYPE_CHECKING:
-    import pandas
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +61,7 @@ class LayerReport:
 
 
 @dataclass(frozen=True)
-class Analysis:
+class Analysis(Encodable):
     """Everything imgopt knows about one image. Sizes are bytes."""
 
     image: Image
@@ -108,28 +105,6 @@ class Analysis:
         if self.duplicates is None:
             return None
         return sum(g.reclaimable_bytes for g in self.duplicates)
-
-    # ---- exports
-    def to_dict(self) -> dict[str, Any]:
-        from ..report.jsonfmt import analysis_to_dict
-
-        return analysis_to_dict(self)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from ..report.jsonfmt import dumps
-
-        return dumps(self.to_dict(), indent)
-
-    def to_dataframe(self, table: str = "layers") -> pandas.DataFrame:
-        """A pandas DataFrame of ``layers``, ``files`` (final filesystem), ``waste`` or ``categories``."""
-        from ..report.frames import dataframe
-
-        return dataframe(self, table)
-
-    def _repr_html_(self) -> str:
-        from ..report.html import analysis_html
-
-        return analysis_html(self)
 
 
 def _top_dirs(files: Sequence[tuple[str, int]], n: int) -> list[PathSize]:

@@ -7,13 +7,22 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..encoding import Encodable
 from ..errors import UsageError
 from .model import Dockerfile
-from .parser import parse_dockerfile
-from .rewrite import can_fix
+from .parser import parse_dockerfile, read_dockerignore
 from .rules import HADOLINT_TO_IMG, RULES, SEVERITIES, Context, check, pragma_ignores
 
 THRESHOLDS = ("error", "warning", "info", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """How a finding's bytes were measured in a built image: the rule's cost kind ("none": not
+    measurable; "unmatched": no layer came from its line) and the layer it was measured in."""
+
+    kind: str
+    layer: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,26 +36,22 @@ class Finding:
     hadolint: str | None
     fixable: bool
     bytes: int | None = None  # what the finding costs in a built image (lint --image)
-    cost: str | None = None  # how that was measured, in words
+    cost: Measured | None = None  # how that was measured
 
     @property
     def name(self) -> str:
         return RULES[self.rule].name
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "name": self.name,
-            "severity": self.severity,
-            "message": self.message,
-            "line": self.line,
-            "end_line": self.end_line,
-            "stage": self.stage,
-            "hadolint": self.hadolint,
-            "fixable": self.fixable,
-            "bytes": self.bytes,
-            "cost": self.cost,
-        }
+
+@dataclass(frozen=True)
+class LintReport(Encodable):
+    """The findings of one Dockerfile, as ``imgopt lint`` reports them. With an image, each finding
+    carries its bytes and ``total_bytes`` what fixing all would save (each byte counted once)."""
+
+    dockerfile: str
+    findings: tuple[Finding, ...]
+    total_bytes: int | None = None
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,24 +130,18 @@ def find_config(start: str) -> LintConfig:
         d = parent
 
 
-def read_dockerignore(context: str | None) -> tuple[str, ...] | None:
-    if context is None:
-        return None
-    path = os.path.join(context, ".dockerignore")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return tuple(ln.strip() for ln in f if ln.strip() and not ln.strip().startswith("#"))
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from e
-
-
-def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context: str | None = None) -> list[Finding]:
-    """Findings of a parsed Dockerfile. ``context`` is the build context directory (for the
-    .dockerignore rules); None skips those rules."""
+def lint_dockerfile(
+    df: Dockerfile,
+    *,
+    config: LintConfig | None = None,
+    dockerignore: tuple[str, ...] | None = None,
+    has_context: bool = False,
+) -> list[Finding]:
+    """Findings of a parsed Dockerfile. ``dockerignore``: the build context's .dockerignore patterns
+    (None: it has none); ``has_context``: whether a build context is known at all (the .dockerignore
+    rules only apply then). Pure: the caller reads the files."""
     cfg = config or LintConfig()
-    ctx = Context(df, frozenset(df.reaching_final()), read_dockerignore(context), context is not None, cfg.max_layers)
+    ctx = Context(df, frozenset(df.reaching_final()), dockerignore, has_context, cfg.max_layers)
     global_ids, per_line = pragma_ignores(df)
     out = []
     for hit in check(ctx):
@@ -158,7 +157,7 @@ def lint_dockerfile(df: Dockerfile, *, config: LintConfig | None = None, context
                 hit.ins.end_line,
                 hit.ins.stage,
                 rule.hadolint,
-                can_fix(ctx, hit),
+                rule.can_fix(ctx, hit),
             )
         )
     return out
@@ -179,7 +178,8 @@ def lint(
             context = base
         if config is None:
             config = find_config(base)
-    return lint_dockerfile(df, config=config, context=context)
+    dockerignore = read_dockerignore(context) if context is not None else None
+    return lint_dockerfile(df, config=config, dockerignore=dockerignore, has_context=context is not None)
 
 
 def at_or_above(findings: list[Finding], threshold: str) -> list[Finding]:
@@ -189,5 +189,5 @@ def at_or_above(findings: list[Finding], threshold: str) -> list[Finding]:
     return [f for f in findings if rank[f.severity] <= rank[threshold]]
 
 
-def with_cost(f: Finding, nbytes: int | None, how: str | None) -> Finding:
+def with_cost(f: Finding, nbytes: int | None, how: Measured) -> Finding:
     return replace(f, bytes=nbytes, cost=how)

@@ -113,13 +113,6 @@ class Dockerfile:
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None
 
-    def stage_named(self, ref: str) -> Stage | None:
-        ref = ref.lower()
-        for s in self.stages:
-            if s.name == ref or str(s.index) == ref:
-                return s
-        return None
-
     def reaching_final(self) -> set[int]:
         """Stages whose filesystem ends up in the final image: the final stage and the chain of
         stages it is built FROM (a stage that only feeds ``COPY --from`` does not reach it)."""

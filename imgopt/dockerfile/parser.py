@@ -14,10 +14,11 @@ global ARGs substituted into FROM; stages and the graph of FROM / COPY --from / 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 
-from ..errors import DockerfileError
+from ..errors import DockerfileError, UsageError
 from .model import Blank, Comment, Dockerfile, Flag, Heredoc, Instruction, Item, Stage
 
 KEYWORDS = frozenset(
@@ -315,6 +316,18 @@ def parse_file(path: str) -> Dockerfile:
     except (OSError, UnicodeDecodeError) as e:
         raise DockerfileError(f"cannot read Dockerfile {path}: {e}") from e
     return parse(text, path)
+
+
+def read_dockerignore(context: str) -> tuple[str, ...] | None:
+    """The patterns of ``context``/.dockerignore (comments and blank lines dropped); None: there is none."""
+    path = os.path.join(context, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tuple(ln.strip() for ln in f if ln.strip() and not ln.strip().startswith("#"))
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
 
 
 def parse_dockerfile(path_or_text: str) -> Dockerfile:

@@ -76,7 +76,7 @@ class Command:
         return bool(pos) and pos[0] in subcommands
 
 
-def _words(text: str) -> list[str]:
+def shell_words(text: str) -> list[str]:
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
     lexer.whitespace_split = True
     lexer.commenters = "#"
@@ -106,7 +106,7 @@ def commands(script: str, depth: int = 0, *, expand_shells: bool = True) -> list
     # newlines separate commands (continuations were joined by the Dockerfile parser already)
     for line in re.split(r"(?<!\\)\n", script):
         current: list[str] = []
-        for w in [*_words(line.replace("\\\n", " ")), ";"]:
+        for w in [*shell_words(line.replace("\\\n", " ")), ";"]:
             if w in SEPARATORS or (len(w) > 1 and set(w) <= set(";&|")):
                 words = _strip_prefix(current)
                 current = []
@@ -129,6 +129,25 @@ def _inline_script(words: list[str]) -> str | None:
         if w.startswith("-") and "c" in w[1:] and not w.startswith("--") and i + 1 < len(words):
             return words[i + 1]
     return None
+
+
+def is_pip_install(c: Command) -> bool:
+    """``pip install``/``pip3.11 install``/``python3 -m pip install`` (not pipx or pipenv)."""
+    if c.name.startswith("pip") and c.name not in ("pipx", "pipenv") and c.is_(c.name, "install"):
+        return True
+    w = c.words
+    return (
+        c.name.startswith("python")
+        and len(w) > 3
+        and w[1] == "-m"
+        and w[2].startswith("pip")
+        and w[2] not in ("pipx", "pipenv")
+        and "install" in w[3:]
+    )
+
+
+def is_apt_install(c: Command) -> bool:
+    return c.is_("apt-get", "install") or c.is_("apt", "install") or c.is_("aptitude", "install")
 
 
 def run_script(ins: Instruction) -> str:

@@ -20,12 +20,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .edits import Edit, apply_edits
 from .model import Dockerfile, Instruction, Stage
 from .parser import parse
-from .rewrite import Change, Edit, apply_edits, hygiene
+from .rewrite import Change, Rewrite, RewriteOptions, hygiene
 from .rules import TOOLCHAIN_PACKAGES, Context, check
-from .shell import Command, commands, run_commands
+from .shell import Command, commands, is_pip_install, run_commands
 
+NO_OPTIONS = RewriteOptions()
 TARGETS = ("hygiene", "slim", "alpine", "multistage", "distroless")
 FLAVOURS = ("slim", "alpine", "jre", "distroless", "windowsservercore", "nanoserver")
 RUNTIME_KEYWORDS = frozenset(
@@ -48,15 +50,6 @@ class Variant:
     changes: tuple[Change, ...]
     warnings: tuple[str, ...] = ()
     bases: tuple[str, ...] = field(default=())  # the external images its FROMs need
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "target": self.target,
-            "changes": [c.to_dict() for c in self.changes],
-            "warnings": list(self.warnings),
-            "bases": list(self.bases),
-            "dockerfile": self.text,
-        }
 
 
 class NotApplicable(Exception):
@@ -232,9 +225,13 @@ def _bases(df: Dockerfile) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.base_resolved for s in _external_stages(df)))
 
 
-def _start(df: Dockerfile, **kw: Any) -> tuple[Dockerfile, list[Change], Callable[[int], int]]:
+def _hygiene(df: Dockerfile, opts: RewriteOptions) -> Rewrite:
+    return hygiene(df, dockerignore=opts.dockerignore, has_context=opts.has_context, ignore=opts.ignore)
+
+
+def _start(df: Dockerfile, opts: RewriteOptions) -> tuple[Dockerfile, list[Change], Callable[[int], int]]:
     """The hygiene result, its changes, and a map from its lines to the input's."""
-    r = hygiene(df, **kw)
+    r = _hygiene(df, opts)
     return parse(r.text, df.path), list(r.changes), r.input_line
 
 
@@ -247,14 +244,14 @@ def _finish(target: str, text: str, changes: list[Change], warnings: list[str]) 
 # targets
 
 
-def hygiene_variant(df: Dockerfile, **kw: Any) -> Variant:
-    r = hygiene(df, **kw)
+def hygiene_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
+    r = _hygiene(df, opts)
     warnings = [f"line {r.input_line(h.ins.line)}: {h.rule} not fixed automatically: {h.message}" for h in r.unfixed]
     return _finish("hygiene", r.text, list(r.changes), warnings)
 
 
-def slim_variant(df: Dockerfile, **kw: Any) -> Variant:
-    fixed, changes, origin = _start(df, **kw)
+def slim_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
+    fixed, changes, origin = _start(df, opts)
     edits = []
     for st in _external_stages(fixed):
         if st.index not in fixed.reaching_final():
@@ -323,8 +320,8 @@ def _to_apk_segment(seg: str, warnings: list[str], line: int, extra: set[str]) -
     return seg
 
 
-def alpine_variant(df: Dockerfile, **kw: Any) -> Variant:
-    fixed, changes, origin = _start(df, **kw)
+def alpine_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
+    fixed, changes, origin = _start(df, opts)
     warnings: list[str] = []
     edits: list[Edit] = []
     converted = False
@@ -506,7 +503,7 @@ def _analyse_final(st: Stage, base: str, origin: Callable[[int], int]) -> _Plan:
                 plan.outputs.add(_abs(workdir, "target/*.jar"))  # the jars, not classes and reports
             elif c.name in ("gradle", "./gradlew") and any(p in ("build", "assemble", "bootJar") for p in pos):
                 plan.artifacts[_abs(workdir, "build/libs")] = None
-            elif _is_pip_install(c) and venv is None and "--target" not in " ".join(c.words):
+            elif is_pip_install(c) and venv is None and "--target" not in " ".join(c.words):
                 ver = _python_version(base)
                 if ver is None:
                     plan.warnings.append(
@@ -574,12 +571,6 @@ def _drop_sources(st: Stage, plan: _Plan) -> None:
             plan.artifacts.pop(src, None)
 
 
-def _is_pip_install(c: Command) -> bool:
-    return (c.name.startswith("pip") and c.is_(c.name, "install")) or (
-        c.name.startswith("python") and c.words[1:3] == ("-m", "pip") and "install" in c.words
-    )
-
-
 def _used_at_runtime(st: Stage, tool: str) -> bool:
     return any(
         i.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK") and re.search(rf"\b{re.escape(tool)}\b", i.args)
@@ -622,11 +613,11 @@ def _nonroot_safe(st: Stage) -> str | None:
     return None
 
 
-def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -> Variant:
+def multistage_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS, *, distroless: bool = False) -> Variant:
     """Move the final stage's build into a builder stage; a runtime stage on a slim (or distroless)
     base gets the runtime packages, the users, the artifacts and every metadata instruction."""
     target = "distroless" if distroless else "multistage"
-    fixed, changes, origin = _start(df, **kw)
+    fixed, changes, origin = _start(df, opts)
     final = fixed.final_stage
     if final is None or final.base_stage is not None or final.base_resolved.lower() == "scratch":
         raise NotApplicable("the final stage is not built from an external base image")
@@ -726,30 +717,30 @@ def multistage_variant(df: Dockerfile, *, distroless: bool = False, **kw: Any) -
     return _finish(target, text, changes, warnings)
 
 
-def make_variant(df: Dockerfile, target: str, **kw: Any) -> Variant:
+def make_variant(df: Dockerfile, target: str, opts: RewriteOptions = NO_OPTIONS) -> Variant:
     """One target's variant; NotApplicable when the target does not apply."""
     if target == "hygiene":
-        return hygiene_variant(df, **kw)
+        return hygiene_variant(df, opts)
     if target == "slim":
-        return slim_variant(df, **kw)
+        return slim_variant(df, opts)
     if target == "alpine":
-        return alpine_variant(df, **kw)
+        return alpine_variant(df, opts)
     if target == "multistage":
-        return multistage_variant(df, **kw)
+        return multistage_variant(df, opts)
     if target == "distroless":
-        return multistage_variant(df, distroless=True, **kw)
+        return multistage_variant(df, opts, distroless=True)
     raise ValueError(f"unknown target {target!r}")
 
 
 def make_variants(
-    df: Dockerfile, targets: tuple[str, ...] = TARGETS, **kw: Any
+    df: Dockerfile, targets: tuple[str, ...] = TARGETS, opts: RewriteOptions = NO_OPTIONS
 ) -> tuple[list[Variant], dict[str, str]]:
     """The variants of the targets that apply, and why the others do not."""
     out: list[Variant] = []
     skipped: dict[str, str] = {}
     for t in targets:
         try:
-            out.append(make_variant(df, t, **kw))
+            out.append(make_variant(df, t, opts))
         except NotApplicable as e:
             skipped[t] = str(e)
     return out, skipped

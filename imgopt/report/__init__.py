@@ -1,1 +1,12 @@
-"""Renderings of analysis results: JSON wire format, text tables, HTML, DataFrames."""
+"""Encoders: every output format of every result, registered with :mod:`imgopt.encoding` on import.
+
+``text`` (tabulate + humanize), ``json`` (versioned documents), ``sarif`` (lint), ``markdown`` and
+``html`` (compare, optimize; notebook reprs), ``dataframe`` (pandas).
+"""
+
+from __future__ import annotations
+
+from . import compare, frames, html, jsonfmt, lintfmt, text  # noqa: F401  (registration)
+from .text import human
+
+__all__ = ["human"]

@@ -1,17 +1,193 @@
-"""Reports for ``compare``, ``optimize`` and ``diff``: text, Markdown and HTML tables."""
+"""Reports for ``compare``, ``optimize`` and ``diff``: text, Markdown, HTML and the JSON formats
+``imgopt.compare/1``, ``imgopt.optimize/1`` and ``imgopt.diff/1``."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..analysis.diff import DiffEntry, ImageDiff
+from ..build.compare import CheckResult, Comparison, Measure, Side
+from ..build.engine import Run
+from ..build.optimize import Candidate, Plan
+from ..dockerfile.rewrite import Change
+from ..dockerfile.variants import Variant
+from ..encoding import Encoder, register
+from .jsonfmt import json_encoder
 from .text import human
 
-if TYPE_CHECKING:
-    from ..compare import Comparison, Measure
-    from ..diff import ImageDiff
-    from ..optimize import Plan
+COMPARE_SCHEMA = "imgopt.compare/1"
+OPTIMIZE_SCHEMA = "imgopt.optimize/1"
+DIFF_SCHEMA = "imgopt.diff/1"
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON documents
+
+
+def run_dict(run: Run) -> dict[str, object]:
+    out: dict[str, object] = {
+        "command": list(run.command) if run.command is not None else None,
+        "exit_code": run.exit_code,
+        "timed_out": run.timed_out,
+        "stdout": run.stdout,
+        "stderr": run.stderr,
+        "seconds": round(run.seconds, 3),
+    }
+    if run.error is not None:
+        out["error"] = run.error
+    return out
+
+
+def check_dict(c: CheckResult) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "passed": c.passed,
+        "reason": c.reason,
+        "before": run_dict(c.before),
+        "after": run_dict(c.after),
+    }
+
+
+def measure_dict(m: Measure) -> dict[str, Any]:
+    return {
+        "tag": m.tag,
+        "image_id": m.image_id,
+        "size_bytes": m.size_bytes,
+        "compressed_size_bytes": m.compressed_size_bytes,
+        "final_size_bytes": m.final_size_bytes,
+        "reclaimable_bytes": m.reclaimable_bytes,
+        "layers": m.layers,
+        "build_seconds": round(m.build_seconds, 2),
+        "builder": m.builder,
+        "config": m.config,
+    }
+
+
+def side_dict(s: Side) -> dict[str, Any]:
+    out: dict[str, Any] = {"label": s.label, "built": s.built, "error": s.error}
+    out.update(measure_dict(s.measure) if s.measure else {"size_bytes": None})
+    return out
+
+
+def _config_changes(changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    return {k: {"before": a, "after": b} for k, (a, b) in changes.items()}
+
+
+def comparison_dict(c: Comparison) -> dict[str, Any]:
+    return {
+        "schema": COMPARE_SCHEMA,
+        "before": side_dict(c.before),
+        "after": side_dict(c.after),
+        "saved_bytes": c.saved_bytes,
+        "saved_percent": c.saved_percent,
+        "check": {"passed": c.checks_passed, "results": [check_dict(r) for r in c.checks]},
+        "config_changes": _config_changes(c.config_changes),
+        "verdict": verdict(c),
+    }
+
+
+def change_dict(c: Change) -> dict[str, object]:
+    return {"rule": c.rule, "line": c.line, "description": c.description, "expected_bytes": c.expected_bytes}
+
+
+def variant_dict(v: Variant) -> dict[str, object]:
+    return {
+        "target": v.target,
+        "changes": [change_dict(c) for c in v.changes],
+        "warnings": list(v.warnings),
+        "bases": list(v.bases),
+        "dockerfile": v.text,
+    }
+
+
+def candidate_dict(c: Candidate) -> dict[str, Any]:
+    m = c.side.measure if c.side else None
+    return {
+        "target": c.target,
+        "status": c.status,
+        "reason": c.reason,
+        "size_bytes": m.size_bytes if m else None,
+        "compressed_size_bytes": m.compressed_size_bytes if m else None,
+        "layers": m.layers if m else None,
+        "build_seconds": round(m.build_seconds, 2) if m else None,
+        "check": {"passed": c.check_passed, "results": [check_dict(r) for r in c.checks]},
+        "config_changes": _config_changes(c.config_changes),
+        **{k: v for k, v in variant_dict(c.variant).items() if k != "target"},
+    }
+
+
+def plan_dict(p: Plan) -> dict[str, Any]:
+    b = p.before.measure if p.before and p.before.measure else None
+    chosen_m = p.chosen.side.measure if p.chosen and p.chosen.side else None
+    return {
+        "schema": OPTIMIZE_SCHEMA,
+        "dockerfile": p.dockerfile,
+        "target": p.target,
+        "verified": p.verified,
+        "chosen": p.chosen.target if p.chosen else None,
+        "before": measure_dict(b) if b else {"size_bytes": None},
+        "after": measure_dict(chosen_m) if chosen_m else {"size_bytes": None},
+        "saved_bytes": p.saved_bytes,
+        "saved_percent": p.saved_percent,
+        "check": {
+            "passed": p.chosen.check_passed if p.chosen else None,
+            "results": [check_dict(r) for r in p.chosen.checks] if p.chosen else [],
+        },
+        "changes": [change_dict(c) for c in p.changes],
+        "dockerignore": p.dockerignore,
+        "diff": p.diff,
+        "new_dockerfile": p.text,
+        "variants": [candidate_dict(c) for c in p.candidates],
+        "not_applicable": p.skipped,
+    }
+
+
+def diff_entry(e: DiffEntry) -> dict[str, Any]:
+    return {
+        "change": e.change,
+        "path": e.path,
+        "before_size": e.before_size,
+        "after_size": e.after_size,
+        "delta": e.delta,
+        "detail": e.detail,
+    }
+
+
+def diff_dict(d: ImageDiff) -> dict[str, Any]:
+    return {
+        "schema": DIFF_SCHEMA,
+        "before": {"ref": d.before_ref, "final_size_bytes": d.before_final},
+        "after": {"ref": d.after_ref, "final_size_bytes": d.after_final},
+        "summary": {
+            "added": len(d.added),
+            "added_bytes": d.added_bytes,
+            "removed": len(d.removed),
+            "removed_bytes": d.removed_bytes,
+            "changed": len(d.changed),
+            "changed_delta_bytes": d.changed_delta,
+        },
+        "entries": [diff_entry(e) for e in d.entries],
+    }
+
+
+def verdict(c: Comparison) -> str:
+    if not c.before.built:
+        return f"the original did not build: {c.before.error}"
+    if not c.after.built:
+        return f"FAILED: {c.after.label} did not build: {c.after.error}"
+    failed = [r for r in c.checks if not r.passed]
+    if failed:
+        return f"FAILED: {c.after.label} does not behave like {c.before.label}: {failed[0].reason}"
+    saved = c.saved_bytes or 0
+    if saved > 0:
+        return f"{c.after.label} is {human(saved)} ({c.saved_percent}%) smaller and passes the check"
+    return f"{c.after.label} passes the check but is not smaller ({human(-saved)} larger)"
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
 
 
 def _delta(a: int | float | None, b: int | float | None, *, size: bool = True, unit: str = "") -> str:
@@ -83,7 +259,7 @@ def comparison_text(c: Comparison, fmt: str = "simple") -> str:
             out += [f"    {ln}" for ln in tail]
     for key, (a, b) in c.config_changes.items():
         out.append(f"config {key}: {a!r} -> {b!r}")
-    out.append(("**" if fmt == "github" else "") + c.verdict + ("**" if fmt == "github" else ""))
+    out.append(("**" if fmt == "github" else "") + verdict(c) + ("**" if fmt == "github" else ""))
     return "\n".join(out) + "\n"
 
 
@@ -99,7 +275,7 @@ def _html_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 def comparison_html(c: Comparison) -> str:
     headers = ["", c.before.label, c.after.label, "change"]
-    return f"<div><p><b>{html.escape(c.verdict)}</b></p>{_html_table(comparison_rows(c), headers)}</div>"
+    return f"<div><p><b>{html.escape(verdict(c))}</b></p>{_html_table(comparison_rows(c), headers)}</div>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,3 +357,16 @@ def diff_text(d: ImageDiff, limit: int = 50) -> str:
     if len(d.entries) > limit:
         out.append(f"... {len(d.entries) - limit} more (--limit)")
     return "\n".join(out) + "\n"
+
+
+json_encoder(Comparison, COMPARE_SCHEMA, comparison_dict)
+json_encoder(Plan, OPTIMIZE_SCHEMA, plan_dict)
+json_encoder(ImageDiff, DIFF_SCHEMA, diff_dict)
+for _kind, _text, _md, _html in (
+    (Comparison, comparison_text, comparison_markdown, comparison_html),
+    (Plan, plan_text, plan_markdown, plan_html),
+):
+    register(Encoder(_kind, "text", _text))
+    register(Encoder(_kind, "markdown", _md, aliases=("md",)))
+    register(Encoder(_kind, "html", _html, cli=False))
+register(Encoder(ImageDiff, "text", diff_text))

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..analysis import Analysis
+from ..analysis.diff import ImageDiff
+from ..build.compare import Comparison
+from ..build.optimize import Plan
+from ..encoding import Encoder, register
 from ..errors import UsageError
 from ..model import FILE
 
 if TYPE_CHECKING:
     import pandas
 
-    from ..analysis import Analysis
-
 TABLES = ("layers", "files", "waste", "categories")
 
 
-def dataframe(a: Analysis, table: str) -> pandas.DataFrame:
+def _pandas() -> Any:
     try:
         import pandas as pd
     except ImportError as e:
         raise UsageError("to_dataframe() needs pandas: pip install 'imgopt[pandas]'") from e
+    return pd
+
+
+def analysis_frame(a: Analysis, table: str = "layers") -> pandas.DataFrame:
+    pd = _pandas()
     rows: list[dict[str, Any]]
     if table == "layers":
         rows = [
@@ -67,3 +76,43 @@ def dataframe(a: Analysis, table: str) -> pandas.DataFrame:
     else:
         raise UsageError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     return pd.DataFrame(rows)
+
+
+def plan_frame(p: Plan) -> pandas.DataFrame:
+    rows = [
+        {
+            "target": c.target,
+            "status": c.status,
+            "size_bytes": c.size_bytes,
+            "check_passed": c.check_passed,
+            "changes": len(c.variant.changes),
+            "warnings": len(c.variant.warnings),
+            "reason": c.reason,
+        }
+        for c in p.candidates
+    ]
+    return _pandas().DataFrame(rows).set_index("target")
+
+
+def comparison_frame(c: Comparison) -> pandas.DataFrame:
+    from .compare import comparison_rows
+
+    rows = comparison_rows(c)
+    return _pandas().DataFrame(rows, columns=["metric", "before", "after", "change"]).set_index("metric")
+
+
+def diff_frame(d: ImageDiff) -> pandas.DataFrame:
+    from .compare import diff_entry
+
+    columns = ["change", "path", "before_size", "after_size", "detail", "delta"]
+    return _pandas().DataFrame([diff_entry(e) for e in d.entries], columns=columns)
+
+
+_FRAMES: tuple[tuple[type, Callable[..., Any]], ...] = (
+    (Analysis, analysis_frame),
+    (Plan, plan_frame),
+    (Comparison, comparison_frame),
+    (ImageDiff, diff_frame),
+)
+for _kind, _fn in _FRAMES:
+    register(Encoder(_kind, "dataframe", _fn, cli=False))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
+from ..analysis import Analysis
+from ..encoding import Encoder, register
 from .text import human
-
-if TYPE_CHECKING:
-    from ..analysis import Analysis
 
 
 def _rows(rows: list[tuple[str, ...]]) -> str:
@@ -36,3 +34,6 @@ def analysis_html(a: Analysis) -> str:
         "<table><thead><tr><th>largest files</th><th>size</th><th>layer</th></tr></thead>"
         f"<tbody>{files}</tbody></table></div>"
     )
+
+
+register(Encoder(Analysis, "html", analysis_html, cli=False))  # the notebook repr

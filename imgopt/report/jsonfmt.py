@@ -5,18 +5,21 @@ Additive changes keep the version; renaming or removing a key bumps it.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .. import __version__
-
-if TYPE_CHECKING:
-    from ..analysis import Analysis, PathSize
-    from ..analysis.ci import RuleResult
+from .._version import __version__
+from ..analysis import Analysis, PathSize
+from ..analysis.ci import RuleResult
+from ..encoding import Encoder, dumps, register
 
 SCHEMA = "imgopt.analysis/1"
+
+
+def json_encoder(kind: type, version: str, document: Callable[..., dict[str, Any]]) -> Encoder:
+    """Register the JSON format of ``kind``: ``document`` serialised by the one JSON serialiser."""
+    return register(Encoder(kind, "json", lambda r, **o: dumps(document(r, **o)), version=version, document=document))
 
 
 def _finite(x: float) -> float | None:
@@ -148,5 +151,4 @@ def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dic
     return out
 
 
-def dumps(doc: dict[str, Any], indent: int | None = 2) -> str:
-    return json.dumps(doc, indent=indent, allow_nan=False) + "\n"
+json_encoder(Analysis, SCHEMA, analysis_to_dict)

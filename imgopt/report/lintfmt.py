@@ -2,34 +2,74 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
-from ..dockerfile.lint import Finding
+from .._version import __version__
+from ..dockerfile.lint import Finding, LintReport, Measured
 from ..dockerfile.rules import RULES
-from .text import _table, human
+from ..encoding import Encoder, dumps, register
+from .jsonfmt import json_encoder
+from .text import human, table
 
 LINT_SCHEMA = "imgopt.lint/1"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 DOCS = "https://github.com/imgopt/imgopt/blob/main/docs/rules/{}.md"
 
+_HOW = {
+    "metadata-only": "duplicated {} of files whose content did not change",
+    "unreachable-by": "deleted {} that earlier layers still ship",
+    "deleted-later": "shipped {} that a later layer deletes",
+    "toolchain": "put {} of compilers, headers and build tools in the final image",
+}
 
-def lint_to_dict(
-    path: str, findings: Sequence[Finding], total_bytes: int | None = None, image: str | None = None
-) -> dict[str, Any]:
+
+def cost_sentence(f: Finding) -> str | None:
+    """How a finding's bytes were measured, in words."""
+    m: Measured | None = f.cost
+    if m is None:
+        return None
+    if m.kind == "none":
+        return "not measurable from the image"
+    if m.kind == "unmatched":
+        return f"no layer of the image comes from line {f.line}"
+    where = f"{f.rule} at line {f.line} (layer {m.layer})"
+    if m.kind == "paths":
+        globs = RULES[f.rule].cost.globs
+        dirs = ", ".join("/" + g.removesuffix("/**") for g in globs[:2])
+        return f"{where} left {human(f.bytes)} in {dirs}"
+    return f"{where} {_HOW[m.kind].format(human(f.bytes))}"
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
     return {
-        "schema": LINT_SCHEMA,
-        "tool": {"name": "imgopt", "version": __version__},
-        "dockerfile": path,
-        "image": image,
-        "findings": [f.to_dict() for f in findings],
-        "total_bytes": total_bytes,
+        "rule": f.rule,
+        "name": f.name,
+        "severity": f.severity,
+        "message": f.message,
+        "line": f.line,
+        "end_line": f.end_line,
+        "stage": f.stage,
+        "hadolint": f.hadolint,
+        "fixable": f.fixable,
+        "bytes": f.bytes,
+        "cost": cost_sentence(f),
     }
 
 
-def lint_text(path: str, findings: Sequence[Finding], total_bytes: int | None = None) -> str:
+def lint_dict(r: LintReport) -> dict[str, Any]:
+    return {
+        "schema": LINT_SCHEMA,
+        "tool": {"name": "imgopt", "version": __version__},
+        "dockerfile": r.dockerfile,
+        "image": r.image,
+        "findings": [finding_dict(f) for f in r.findings],
+        "total_bytes": r.total_bytes,
+    }
+
+
+def lint_text(r: LintReport) -> str:
+    path, findings, total_bytes = r.dockerfile, r.findings, r.total_bytes
     if not findings:
         return f"{path}: no findings\n"
     measured = total_bytes is not None
@@ -42,16 +82,17 @@ def lint_text(path: str, findings: Sequence[Finding], total_bytes: int | None = 
     headers = ["where", "rule", "severity", "message"]
     if measured:
         headers.insert(3, "costs")
-    out = _table(rows, headers)
-    if measured:
+    out = table(rows, headers)
+    if total_bytes is not None:
         out += f"\n\nFixing these would save {human(total_bytes)} ({total_bytes:,} B) in the image."
-        details = [f"  {f.rule} line {f.line}: {f.cost}" for f in findings if f.bytes]
+        details = [f"  {f.rule} line {f.line}: {cost_sentence(f)}" for f in findings if f.bytes]
         if details:
             out += "\n" + "\n".join(details)
     return out + "\n"
 
 
-def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
+def lint_sarif(r: LintReport) -> dict[str, Any]:
+    path, findings = r.dockerfile, r.findings
     used = sorted({f.rule for f in findings} | set(RULES))
     index = {rid: i for i, rid in enumerate(used)}
     rules = [
@@ -90,7 +131,7 @@ def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
             result["properties"] = props
         results.append(result)
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
@@ -108,5 +149,6 @@ def lint_sarif(path: str, findings: Sequence[Finding]) -> dict[str, Any]:
     }
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2) + "\n"
+register(Encoder(LintReport, "text", lint_text))
+json_encoder(LintReport, LINT_SCHEMA, lint_dict)
+register(Encoder(LintReport, "sarif", lambda r: dumps(lint_sarif(r)), version="2.1.0", document=lint_sarif))

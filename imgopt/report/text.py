@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..analysis import Analysis
-    from ..analysis.ci import RuleResult
+from ..analysis import Analysis
+from ..analysis.ci import RuleResult
+from ..encoding import Encoder, register
 
 
 def human(n: int | None) -> str:
@@ -28,7 +27,7 @@ def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _table(rows: Sequence[Sequence[object]], headers: Sequence[str], align: Sequence[str] | None = None) -> str:
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str], align: Sequence[str] | None = None) -> str:
     from tabulate import tabulate
 
     return str(tabulate(rows, headers=list(headers), tablefmt="simple", colalign=align, disable_numparse=True))
@@ -63,7 +62,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     ]
     if a.duplicates is not None:
         summary.append(("duplicate content", f"{human(a.duplicate_bytes)} in {len(a.duplicates)} groups"))
-    out.append(_table(summary, ["Summary", ""]))
+    out.append(table(summary, ["Summary", ""]))
 
     rows: list[tuple[str, ...]] = []
     for lr in a.layers:
@@ -90,7 +89,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
             )
         )
     out.append(
-        _table(
+        table(
             rows,
             ["#", "size", "compressed", "reclaimable", "added", "changed", "deleted", "command"],
             ["right", "right", "right", "right", "right", "right", "right", "left"],
@@ -99,7 +98,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
 
     causes = a.waste_by_cause
     out.append(
-        _table(
+        table(
             [(k, human(v), _pct(v, a.reclaimable_bytes)) for k, v in causes.items()],
             ["Reclaimable by cause", "bytes", "share"],
             ["left", "right", "right"],
@@ -107,7 +106,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     )
     if a.top_waste:
         out.append(
-            _table(
+            table(
                 [("/" + p.path, human(p.bytes)) for p in a.top_waste],
                 ["Largest reclaimable paths", "bytes"],
                 ["left", "right"],
@@ -116,7 +115,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     cats = [c for c in a.categories if c.final_bytes or c.wasted_bytes]
     if cats:
         out.append(
-            _table(
+            table(
                 [
                     (c.name, human(c.final_bytes), str(c.final_files), human(c.wasted_bytes), c.description)
                     for c in cats
@@ -126,14 +125,14 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
             )
         )
     out.append(
-        _table(
+        table(
             [("/" + p.path, human(p.bytes), str(p.layer)) for p in a.top_files],
             ["Largest files", "bytes", "layer"],
             ["left", "right", "right"],
         )
     )
     out.append(
-        _table(
+        table(
             [("/" + p.path, human(p.bytes), str(p.files)) for p in a.top_dirs],
             ["Largest directories", "bytes", "files"],
             ["left", "right", "right"],
@@ -141,7 +140,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     )
     if a.duplicates:
         out.append(
-            _table(
+            table(
                 [
                     (
                         human(g.size),
@@ -158,5 +157,8 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     if ci is not None:
         ci_rows = [(r.status.upper(), r.key, r.configured, r.message) for r in ci]
         verdict = "FAIL" if any(r.status == "fail" for r in ci) else "PASS"
-        out.append(_table(ci_rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}")
+        out.append(table(ci_rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}")
     return "\n\n".join(out) + "\n"
+
+
+register(Encoder(Analysis, "text", render_text))

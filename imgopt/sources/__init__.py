@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import ImageNotFound, ReferenceError_
 from ..model import Image
-from .archive import Options, host_platform, read_oci_dir, read_tar_file
+from .archive import host_platform, read_oci_dir, read_tar_file
+from .core import ContentPlan, ImageRef, Probe, Read, ReadOptions
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    transport: str
-    location: str  # path or image name
-    tag: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.transport}:{self.location}" + (f":{self.tag}" if self.tag else "")
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
@@ -75,30 +65,28 @@ def parse_ref(ref: str) -> ImageRef:
 
 def load_image(
     ref: str | ImageRef,
+    options: ReadOptions | None = None,
     *,
     platform: str | None = None,
     hash_content: bool = False,
     progress: Callable[[int], None] | None = None,
     estimate_compressed: bool = False,
 ) -> Image:
-    """Read an image from any supported source into the model. ``estimate_compressed``: layers
-    stored uncompressed (docker save, the engine) get ``compressed_size`` = their gzip -6 size."""
+    """Read an image from any supported source into the model. ``options`` say how (the keywords
+    are shorthands for the common ones when ``options`` is not given): ``estimate_compressed``:
+    layers stored uncompressed (docker save, the engine) get ``compressed_size`` = their gzip -6
+    size; ``hash_content``: content digests of every file (a ContentPlan can ask for more)."""
     r = parse_ref(ref) if isinstance(ref, str) else ref
-    opts = Options(
-        ref=str(r),
-        source=r.transport,
-        tag=r.tag,
-        platform=platform,
-        hash_content=hash_content,
-        estimate_compressed=estimate_compressed,
-    )
+    if options is None:
+        options = ReadOptions(platform, ContentPlan(hash=hash_content), estimate_compressed, progress)
+    read = Read(r, options)
     if r.transport in ("docker-archive", "oci-archive"):
-        return read_tar_file(r.location, opts, progress)
+        return read_tar_file(r.location, read)
     if r.transport == "oci":
-        return read_oci_dir(r.location, opts, progress)
+        return read_oci_dir(r.location, read)
     from .daemon import read_daemon_image
 
-    return read_daemon_image(r.location, opts, progress)
+    return read_daemon_image(r.location, read)
 
 
 def source_size(ref: str | ImageRef) -> int | None:
@@ -109,4 +97,13 @@ def source_size(ref: str | ImageRef) -> int | None:
     return None
 
 
-__all__ = ["ImageRef", "parse_ref", "load_image", "source_size", "host_platform"]
+__all__ = [
+    "ContentPlan",
+    "ImageRef",
+    "Probe",
+    "ReadOptions",
+    "host_platform",
+    "load_image",
+    "parse_ref",
+    "source_size",
+]

@@ -17,7 +17,7 @@ import os
 import platform as _platform
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from ..errors import (
@@ -29,8 +29,9 @@ from ..errors import (
     UsageError,
 )
 from ..model import HistoryEntry, Image, ImageConfig, Layer
+from .core import Blob, BlobStore, ContentPlan, Read
 from .streams import FileSource, GzipCounter, Source, decoded
-from .tar import ParsedLayer, TarReader, normalize, parse_layer
+from .tar import TarReader, normalize, parse_layer
 
 log = logging.getLogger(__name__)
 
@@ -60,39 +61,6 @@ LAYER_TYPES = {
 DOCKER_ARCHIVE_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 
-@dataclass(frozen=True, slots=True)
-class Blob:
-    """A parsed layer blob and what it looked like on disk."""
-
-    layer: ParsedLayer
-    stored_size: int
-    compression: str  # "none", "gzip", "zstd"
-    gzip_estimate: int | None = None  # gzip -6 size of an uncompressed blob (Options.estimate_compressed)
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    ref: str
-    source: str
-    tag: str | None = None
-    platform: str | None = None
-    hash_content: bool = False
-    estimate_compressed: bool = False  # uncompressed layers: compressed_size = gzip -6 of the layer tar
-
-
-class BlobStore:
-    """Access to JSON documents and parsed layers by archive-relative name."""
-
-    def json(self, name: str) -> bytes | None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def layer(self, name: str) -> Blob | None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def has(self, name: str) -> bool:
-        return self.json(name) is not None
-
-
 @dataclass
 class StreamedStore(BlobStore):
     """What one pass over a tar archive collected."""
@@ -111,16 +79,16 @@ class StreamedStore(BlobStore):
     def json(self, name: str) -> bytes | None:
         return self.docs.get(self._resolve(name))
 
-    def layer(self, name: str) -> Blob | None:
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
         return self.layers.get(self._resolve(name))
 
 
 class DirectoryStore(BlobStore):
     """An OCI image layout directory; layers are parsed on demand."""
 
-    def __init__(self, root: str, hash_content: bool, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, root: str, content: ContentPlan, progress: Callable[[int], None] | None) -> None:
         self.root = root
-        self._hash = hash_content
+        self._content = content
         self._progress = progress
 
     def _path(self, name: str) -> str:
@@ -137,7 +105,7 @@ class DirectoryStore(BlobStore):
         except OSError as e:
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
 
-    def layer(self, name: str) -> Blob | None:
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
         path = self._path(name)
         try:
             f = open(path, "rb", buffering=1 << 16)
@@ -147,14 +115,14 @@ class DirectoryStore(BlobStore):
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
         with f:
             size = os.fstat(f.fileno()).st_size
-            return _parse_blob(FileSource(f, size, self._progress), size, name, self._hash)
+            return _parse_blob(FileSource(f, size, self._progress), size, name, self._content)
 
 
-def _parse_blob(src: Source, stored_size: int, name: str, hash_content: bool) -> Blob:
+def _parse_blob(src: Source, stored_size: int, name: str, content: ContentPlan) -> Blob:
     kind, stream, head = decoded(src.read(512), src, name)
     if kind not in ("tar", "gzip", "zstd"):
         raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
-    layer = parse_layer(stream, name, hash_content=hash_content, head=head)
+    layer = parse_layer(stream, name, content=content, head=head)
     return Blob(layer, stored_size, "none" if kind == "tar" else kind)
 
 
@@ -162,21 +130,21 @@ def _is_doc_name(name: str) -> bool:
     return name.endswith(".json") or name in ("oci-layout", "repositories")
 
 
-def read_tar_archive(src: Source, opts: Options) -> Image:
+def read_tar_archive(src: Source, opts: Read) -> Image:
     """Read a docker-archive or oci-archive tar stream in one pass and assemble the image."""
     store = StreamedStore()
-    outer = TarReader(src, opts.ref)
+    outer = TarReader(src, opts.label)
     while (h := outer.next()) is not None:
-        name = normalize(h.name, opts.ref)
+        name = normalize(h.name, opts.label)
         if h.typeflag == b"2":
             store.links[name] = normalize(
-                posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)), opts.ref
+                posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)), opts.label
             )
             continue
         if h.kind != "file" or h.size == 0:
             continue
         data: Source = outer.data()
-        counter = GzipCounter(data) if opts.estimate_compressed and not _is_doc_name(name) else None
+        counter = GzipCounter(data) if opts.options.estimate_compressed and not _is_doc_name(name) else None
         if counter is not None:
             data = counter
         if _is_doc_name(name):
@@ -188,7 +156,7 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
         kind, stream, head = decoded(first, data, name)
         if kind in ("tar", "gzip", "zstd"):
             # whatever follows the tar end marker inside the blob is skipped by the next next()
-            layer = parse_layer(stream, name, hash_content=opts.hash_content, head=head)
+            layer = parse_layer(stream, name, content=opts.options.content, head=head)
             estimate = counter.finish() if counter is not None and kind == "tar" else None
             store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind, estimate)
         elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
@@ -196,7 +164,7 @@ def read_tar_archive(src: Source, opts: Options) -> Image:
     return assemble(store, opts)
 
 
-def read_tar_file(path: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:
+def read_tar_file(path: str, opts: Read) -> Image:
     try:
         f: BinaryIO = open(path, "rb", buffering=1 << 16)
     except FileNotFoundError as e:
@@ -207,13 +175,13 @@ def read_tar_file(path: str, opts: Options, progress: Callable[[int], None] | No
         raise ImageNotFound(f"cannot open {path}: {e.strerror}") from e
     with f:
         size = os.fstat(f.fileno()).st_size
-        return read_tar_archive(FileSource(f, size, progress), opts)
+        return read_tar_archive(FileSource(f, size, opts.options.progress), opts)
 
 
-def read_oci_dir(path: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:
+def read_oci_dir(path: str, opts: Read) -> Image:
     if not os.path.isdir(path):
         raise ImageNotFound(f"no such OCI layout directory: {path}")
-    store = DirectoryStore(path, opts.hash_content, progress)
+    store = DirectoryStore(path, opts.options.content, opts.options.progress)
     if not store.has("index.json"):
         raise CorruptArchive(f"{path} is not an OCI image layout (no index.json)")
     return assemble(store, opts)
@@ -268,7 +236,7 @@ def _platform_matches(have: str, want: str) -> bool:
 
 
 def _select_from_index(
-    store: BlobStore, index: dict[str, Any], opts: Options, depth: int = 0
+    store: BlobStore, index: dict[str, Any], opts: Read, depth: int = 0
 ) -> tuple[dict[str, Any], str | None]:
     """Pick one image manifest out of an index (recursing into nested indexes)."""
     if depth > 4:
@@ -281,7 +249,7 @@ def _select_from_index(
         if not tagged:
             tags = sorted({t for d in descs for t in _tags_of(d.get("annotations") or {})})
             raise ImageNotFound(
-                f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})"
+                f"no image tagged {opts.tag!r} in {opts.label} (tags present: {', '.join(tags) or 'none'})"
             )
         descs = tagged
     # attestation manifests (BuildKit provenance) are not images
@@ -328,15 +296,15 @@ def _tag_matches(annotations: dict[str, str], tag: str) -> bool:
     return False
 
 
-def assemble(store: BlobStore, opts: Options) -> Image:
+def assemble(store: BlobStore, opts: Read) -> Image:
     if store.has("manifest.json"):
         return _assemble_docker(store, opts)
     if store.has("index.json"):
         return _assemble_oci(store, opts)
-    raise CorruptArchive(f"{opts.ref} is not an image archive (neither manifest.json nor index.json found)")
+    raise CorruptArchive(f"{opts.label} is not an image archive (neither manifest.json nor index.json found)")
 
 
-def _assemble_docker(store: BlobStore, opts: Options) -> Image:
+def _assemble_docker(store: BlobStore, opts: Read) -> Image:
     manifest = _load(store, "manifest.json", "manifest")
     if not isinstance(manifest, list) or not manifest:
         raise CorruptArchive("manifest.json lists no images")
@@ -353,13 +321,13 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
         if not chosen:
             tags = sorted(t for m in entries for t in m.get("RepoTags") or [])
             raise ImageNotFound(
-                f"no image tagged {opts.tag!r} in {opts.ref} (tags present: {', '.join(tags) or 'none'})"
+                f"no image tagged {opts.tag!r} in {opts.label} (tags present: {', '.join(tags) or 'none'})"
             )
         entry = chosen[0]
     else:
         if len(entries) > 1:
             tags = sorted(t for m in entries for t in m.get("RepoTags") or [])
-            raise UsageError(f"{opts.ref} holds {len(entries)} images; name one with :TAG ({', '.join(tags)})")
+            raise UsageError(f"{opts.label} holds {len(entries)} images; name one with :TAG ({', '.join(tags)})")
         entry = entries[0]
     config_name = entry.get("Config")
     layer_names = entry.get("Layers")
@@ -374,7 +342,7 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
     if store.has("index.json"):
         try:
             doc, manifest_digest = _select_from_index(
-                store, _load(store, "index.json", "index"), Options(opts.ref, opts.source, None, opts.platform)
+                store, _load(store, "index.json", "index"), Read(replace(opts.ref, tag=None), opts.options)
             )
             descriptors = [d for d in doc.get("layers") or [] if isinstance(d, dict)]
         except (CorruptArchive, ImageNotFound, PlatformNotFound, UnsupportedMediaType) as e:
@@ -383,18 +351,18 @@ def _assemble_docker(store: BlobStore, opts: Options) -> Image:
         descriptors = []
     layers = []
     for i, name in enumerate(layer_names):
-        blob = store.layer(name)
-        if blob is None:
-            raise MissingBlob(f"layer {name} named by manifest.json is missing from the archive")
+        if not isinstance(name, str):
+            raise CorruptArchive("manifest.json names a layer that is not a path")
         desc = descriptors[i] if descriptors else {}
         digest = desc.get("digest")
         if digest is None and name.startswith("blobs/"):
             digest = name[len("blobs/") :].replace("/", ":", 1)
-        layers.append((blob, desc.get("mediaType", DOCKER_ARCHIVE_LAYER), digest))
-    return _build_image(raw_config, layers, opts, tuple(entry.get("RepoTags") or ()), manifest_digest)
+        media = desc.get("mediaType", DOCKER_ARCHIVE_LAYER)
+        layers.append(_LayerRef(name, media, digest, f"layer {name} named by manifest.json"))
+    return _build_image(store, raw_config, layers, opts, tuple(entry.get("RepoTags") or ()), manifest_digest)
 
 
-def _assemble_oci(store: BlobStore, opts: Options) -> Image:
+def _assemble_oci(store: BlobStore, opts: Read) -> Image:
     index = _load(store, "index.json", "index")
     if not isinstance(index, dict):
         raise CorruptArchive("index.json is not an object")
@@ -412,12 +380,13 @@ def _assemble_oci(store: BlobStore, opts: Options) -> Image:
         media = str(desc.get("mediaType", ""))
         if media not in LAYER_TYPES:
             raise UnsupportedMediaType(f"layer {desc['digest']} has unsupported media type {media!r}")
-        blob = store.layer(_blob_name(desc["digest"]))
-        if blob is None:
-            raise MissingBlob(f"layer blob {desc['digest']} named by the manifest is missing")
-        layers.append((blob, media, desc["digest"]))
+        layers.append(
+            _LayerRef(
+                _blob_name(desc["digest"]), media, desc["digest"], f"layer blob {desc['digest']} named by the manifest"
+            )
+        )
     tags = tuple(t for t in _tags_of(index.get("annotations") or {}))
-    return _build_image(raw_config, layers, opts, tags, manifest_digest)
+    return _build_image(store, raw_config, layers, opts, tags, manifest_digest)
 
 
 def _strs(value: Any) -> tuple[str, ...] | None:
@@ -430,10 +399,21 @@ def _strs(value: Any) -> tuple[str, ...] | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _LayerRef:
+    """A layer as a manifest names it: where the store finds it, its media type and digest."""
+
+    name: str
+    media_type: str
+    digest: str | None
+    what: str  # how the error names it when it is missing
+
+
 def _build_image(
+    store: BlobStore,
     raw_config: bytes,
-    layers: list[tuple[Blob, str, str | None]],
-    opts: Options,
+    layers: list[_LayerRef],
+    opts: Read,
     repo_tags: tuple[str, ...],
     manifest_digest: str | None,
 ) -> Image:
@@ -475,23 +455,31 @@ def _build_image(
     # history entries with content map to layers in order (as docker history and dive do)
     layer_history = iter([h for h in history if not h.empty_layer])
     out = []
-    for i, (blob, media, digest) in enumerate(layers):
+    for i, ref in enumerate(layers):
+        # the config first, then each layer by the diff_id it names: a cache keyed by diff_id can
+        # answer here without the store reading the blob
+        blob = store.layer(ref.name, str(diff_ids[i]))
+        if blob is None:
+            raise MissingBlob(f"{ref.what} is missing from the archive")
+        parsed = blob.layer
         out.append(
             Layer(
                 index=i,
                 diff_id=str(diff_ids[i]),
-                digest=digest,
-                media_type=media,
-                size=blob.layer.size,
-                tar_size=blob.layer.tar_size,
+                digest=ref.digest,
+                media_type=ref.media_type,
+                size=parsed.size,
+                tar_size=parsed.tar_size,
                 compressed_size=blob.stored_size if blob.compression != "none" else blob.gzip_estimate,
-                entries=blob.layer.entries,
+                entries=parsed.entries,
                 history=next(layer_history, None),
+                contents=parsed.contents,
+                facts=parsed.facts,
             )
         )
     return Image(
-        ref=opts.ref,
-        source=opts.source,
+        ref=opts.label,
+        source=opts.ref.transport,
         id=image_id,
         os=os_,
         architecture=arch,
@@ -502,5 +490,5 @@ def _build_image(
         history=history,
         layers=tuple(out),
         manifest_digest=manifest_digest,
-        hashed=opts.hash_content,
+        hashed=opts.options.content.hash,
     )

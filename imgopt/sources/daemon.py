@@ -6,25 +6,39 @@ is written to disk. SDK errors are translated once, here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DaemonError, ImageNotFound
 from ..model import Image
-from .archive import Options, read_tar_archive
+from .archive import read_tar_archive
+from .core import Read
 from .streams import IterSource
 
 
-def _client() -> Any:
+def docker_client(timeout: float = 120, *, ping: bool = False) -> Any:
+    """The one place a Docker SDK client is made (``DOCKER_HOST`` and friends honoured)."""
     try:
         import docker
         from docker.errors import DockerException
     except ImportError as e:  # pragma: no cover - docker is a declared dependency
         raise DaemonError("the docker SDK is not installed (pip install docker)") from e
     try:
-        return docker.from_env(timeout=120)
+        client = docker.from_env(timeout=int(timeout))
+        if ping:
+            client.ping()
+        return client
     except DockerException as e:
         raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+    except Exception as e:
+        if is_transport_error(e):
+            raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+        raise
+
+
+def is_transport_error(e: BaseException) -> bool:
+    """urllib3/requests errors (a broken or refused connection) have no base class we can import cheaply."""
+    return type(e).__module__.split(".")[0] in ("urllib3", "requests")
 
 
 def reason(e: BaseException) -> str:
@@ -35,12 +49,12 @@ def reason(e: BaseException) -> str:
     return text[:300]
 
 
-def read_daemon_image(name: str, opts: Options, progress: Callable[[int], None] | None = None) -> Image:
+def read_daemon_image(name: str, opts: Read) -> Image:
     """Stream ``name`` (a tag or image ID) from the engine and parse it. A missing image is an error,
     never a pull."""
     from docker.errors import APIError, DockerException, NotFound
 
-    client = _client()
+    client = docker_client()
     try:
         try:
             client.api.inspect_image(name)
@@ -52,7 +66,7 @@ def read_daemon_image(name: str, opts: Options, progress: Callable[[int], None] 
             raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
         try:
             stream: Iterator[bytes] = client.api.get_image(name, chunk_size=1 << 20)
-            return read_tar_archive(IterSource(_guard(stream), progress), opts)
+            return read_tar_archive(IterSource(_guard(stream), opts.options.progress), opts)
         except NotFound as e:
             raise ImageNotFound(f"no image {name!r} in the Docker engine") from e
         except (APIError, DockerException) as e:
@@ -67,7 +81,7 @@ def _guard(stream: Iterator[bytes]) -> Iterator[bytes]:
         yield from stream
     except OSError as e:
         raise DaemonError(f"the image stream from the Docker engine broke off: {e}") from e
-    except Exception as e:  # urllib3/requests errors have no common base we can import cheaply
-        if type(e).__module__.split(".")[0] in ("urllib3", "requests", "docker"):
+    except Exception as e:
+        if is_transport_error(e) or type(e).__module__.split(".")[0] == "docker":
             raise DaemonError(f"the image stream from the Docker engine broke off: {e}") from e
         raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 from zlib import adler32
 
 from ..errors import CorruptArchive, UnsafePath
@@ -25,6 +25,7 @@ from ..model import (
     WHITEOUT_PREFIX,
     FileEntry,
 )
+from .core import NO_CONTENT, ContentPlan, ParsedLayer
 from .streams import LimitedSource, Source
 
 BLOCK = 512
@@ -273,13 +274,6 @@ def normalize(name: str, what: str) -> str:
     return name
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedLayer:
-    entries: tuple[FileEntry, ...]
-    size: int  # sum of entry sizes (file content)
-    tar_size: int  # uncompressed tar stream bytes
-
-
 def _entry(
     path: str,
     kind: str,
@@ -318,12 +312,15 @@ _HEADER_ONLY_INT = frozenset(b"123456")
 _FAST_MAGIC = (b"ustar\x0000", b"ustar  \x00")
 
 
-def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: bytes = b"") -> ParsedLayer:
-    """Read a whole layer tar stream into entries, in tar order.
+def parse_layer(src: Source, what: str, *, content: ContentPlan = NO_CONTENT, head: bytes = b"") -> ParsedLayer:
+    """Read a whole layer tar stream into entries, in tar order, and what ``content`` asks of file
+    contents.
 
     Plain ustar/GNU headers are decoded by an inlined loop straight from the reader's buffer;
     anything else (PAX and GNU long-name records, base-256 numbers, odd padding, the end of the
-    archive, hashing) goes through :meth:`TarReader.next`."""
+    archive, files whose bytes the plan wants, hashing everything) goes through
+    :meth:`TarReader.next`. The fast loop keeps the reader's buffer in locals and writes them back
+    into its fields when it hands over: the two share one reader state on purpose (speed)."""
     reader = TarReader(src, what, head)
     ints: dict[int, int] = {}  # one object per distinct mode/uid/gid/mtime: 100k+ entries share a few
     intern = ints.setdefault
@@ -335,7 +332,9 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
     new_entry = tuple.__new__
     kinds = _KIND_BY_INT
     header_only = _HEADER_ONLY_INT
-    while not hash_content:  # hashing reads every file: the general path does that
+    selects = content.selects if content.keep or content.probes else None
+    reader_state = _Contents(content, what)
+    while not content.hash:  # hashing reads every file: the general path does that
         reader._finish()
         buf, pos, offset = reader._buf, reader._pos, reader.offset
         small = reader._small
@@ -376,6 +375,8 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
             kind = kinds[tf]
             if tf == 0 and name.endswith("/"):
                 kind = DIR
+            if selects is not None and kind == FILE and selects(name[2:] if name[:2] == "./" else name, mode):
+                break  # its bytes may be wanted: the general path reads them
             total += size
             mode, uid, gid, mtime = intern(mode, mode), intern(uid, uid), intern(gid, gid), intern(mtime, mtime)
             if name and name[0] not in "./" and name[-1] != "/" and "/." not in name and "//" not in name:
@@ -406,16 +407,53 @@ def parse_layer(src: Source, what: str, *, hash_content: bool = False, head: byt
         # ---- general path for one header, then back to the fast loop
         h = reader.next()
         if h is None:
-            return ParsedLayer(tuple(entries), total, reader.offset)
+            return reader_state.layer(entries, total, reader.offset)
         total += h.size
         if (e := _from_header(h, what, intern, None)) is not None:
-            append(e)
+            append(reader_state.read(e, reader) if e.kind == FILE else e)
     while (h := reader.next()) is not None:
-        digest = _sha256(reader.data()) if h.kind == FILE else None
         total += h.size
-        if (e := _from_header(h, what, intern, digest)) is not None:
-            append(e)
-    return ParsedLayer(tuple(entries), total, reader.offset)
+        if (e := _from_header(h, what, intern, None)) is not None:
+            append(reader_state.read(e, reader) if e.kind == FILE else e)
+    return reader_state.layer(entries, total, reader.offset)
+
+
+class _Contents:
+    """What a content plan collects from the files of one layer."""
+
+    def __init__(self, plan: ContentPlan, what: str) -> None:
+        self.plan = plan
+        self.what = what
+        self.contents: dict[str, bytes] = {}
+        self.facts: dict[str, dict[str, Any]] = {}
+        self.skipped: list[str] = []
+
+    def read(self, e: FileEntry, reader: TarReader) -> FileEntry:
+        """``e`` with its digest when hashing; kept contents and probe facts recorded."""
+        plan = self.plan
+        keep = plan.keeps(e.path, e.size) if plan.keep else False
+        probes = plan.probes_for(e.path, e.size, e.mode) if plan.probes else ()
+        if not keep and not probes:
+            if plan.selects(e.path, e.mode):
+                self.skipped.append(e.path)  # wanted, but larger than the plan reads
+            if plan.hash:
+                return e._replace(digest=_sha256(reader.data()))
+            return e
+        data = reader.data().read(e.size)
+        if len(data) < e.size:
+            raise CorruptArchive(f"{self.what}: tar is truncated (a member's data ends early)")
+        if keep:
+            self.contents[e.path] = data
+        for p in probes:
+            fact = p.read(e.path, data)
+            if fact is not None:
+                self.facts.setdefault(p.name, {})[e.path] = fact
+        if plan.hash:
+            return e._replace(digest="sha256:" + hashlib.sha256(data).hexdigest())
+        return e
+
+    def layer(self, entries: list[FileEntry], total: int, tar_size: int) -> ParsedLayer:
+        return ParsedLayer(tuple(entries), total, tar_size, self.contents, self.facts, tuple(self.skipped))
 
 
 def _from_header(h: TarHeader, what: str, intern: Callable[[int, int], int], digest: str | None) -> FileEntry | None:

@@ -8,14 +8,12 @@ unchanged (the same rule the analysis uses for metadata-only rewrites).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
-from .analysis.squash import squash
-from .model import FILE, FileEntry, Image
+from ..encoding import Encodable
+from ..model import FILE, FileEntry, Image
+from .squash import squash
 
-SCHEMA = "imgopt.diff/1"
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
 
@@ -31,19 +29,9 @@ class DiffEntry:
     def delta(self) -> int:
         return (self.after_size or 0) - (self.before_size or 0)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "change": self.change,
-            "path": self.path,
-            "before_size": self.before_size,
-            "after_size": self.after_size,
-            "delta": self.delta,
-            "detail": self.detail,
-        }
-
 
 @dataclass(frozen=True)
-class ImageDiff:
+class ImageDiff(Encodable):
     before_ref: str
     after_ref: str
     before_final: int
@@ -73,30 +61,6 @@ class ImageDiff:
     @property
     def changed_delta(self) -> int:
         return sum(e.delta for e in self.changed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "before": {"ref": self.before_ref, "final_size_bytes": self.before_final},
-            "after": {"ref": self.after_ref, "final_size_bytes": self.after_final},
-            "summary": {
-                "added": len(self.added),
-                "added_bytes": self.added_bytes,
-                "removed": len(self.removed),
-                "removed_bytes": self.removed_bytes,
-                "changed": len(self.changed),
-                "changed_delta_bytes": self.changed_delta,
-            },
-            "entries": [e.to_dict() for e in self.entries],
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def to_dataframe(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame([e.to_dict() for e in self.entries], columns=list(DiffEntry.__slots__) + ["delta"])
 
 
 def _size(e: FileEntry) -> int:

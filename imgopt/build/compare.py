@@ -7,19 +7,19 @@ both. An image that fails its check is reported as failed, never as smaller.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .analysis import analyze_image
-from .dockerfile.parser import parse_dockerfile
+from ..analysis import analyze_image
+from ..dockerfile.parser import parse, parse_dockerfile
+from ..encoding import Encodable
+from ..errors import BuildError, UsageError
+from ..sources import load_image
 from .engine import Build, Run, Session, needs_buildkit, split_check
-from .errors import BuildError, UsageError
-from .sources import load_image
+from .options import BuildOptions
 
-SCHEMA = "imgopt.compare/1"
 DEFAULT_CHECK = "default (the image's own ENTRYPOINT/CMD)"
 CONFIG_KEYS = ("entrypoint", "cmd", "user", "workdir", "env", "exposed_ports")
 
@@ -39,20 +39,6 @@ class Measure:
     builder: str
     config: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "image_id": self.image_id,
-            "size_bytes": self.size_bytes,
-            "compressed_size_bytes": self.compressed_size_bytes,
-            "final_size_bytes": self.final_size_bytes,
-            "reclaimable_bytes": self.reclaimable_bytes,
-            "layers": self.layers,
-            "build_seconds": round(self.build_seconds, 2),
-            "builder": self.builder,
-            "config": self.config,
-        }
-
 
 @dataclass(frozen=True)
 class Side:
@@ -67,11 +53,6 @@ class Side:
     def built(self) -> bool:
         return self.measure is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"label": self.label, "built": self.built, "error": self.error}
-        out.update(self.measure.to_dict() if self.measure else {"size_bytes": None})
-        return out
-
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -81,19 +62,12 @@ class CheckResult:
     passed: bool
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "reason": self.reason,
-            "before": self.before.to_dict(),
-            "after": self.after.to_dict(),
-        }
-
 
 def _describe(run: Run) -> str:
     if run.timed_out:
         return f"still running after {run.seconds:.0f} s"
+    if run.error is not None:
+        return f"did not start ({run.error})"
     lines = run.stdout.count("\n") + (1 if run.stdout and not run.stdout.endswith("\n") else 0)
     return f"exit {run.exit_code}, {lines} line(s) of stdout"
 
@@ -103,7 +77,7 @@ def judge_default(before: Run, after: Run) -> CheckResult:
         return CheckResult(
             DEFAULT_CHECK, before, after, True, "both still running at the timeout (a service: add --check to test it)"
         )
-    if before.exit_code != after.exit_code:
+    if before.exit_code != after.exit_code or after.error is not None:
         return CheckResult(
             DEFAULT_CHECK, before, after, False, f"before: {_describe(before)}; after: {_describe(after)}"
         )
@@ -121,7 +95,7 @@ def judge_command(name: str, before: Run, after: Run) -> CheckResult:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Encodable):
     before: Side
     after: Side
     checks: tuple[CheckResult, ...]
@@ -145,79 +119,32 @@ class Comparison:
             return None
         return round(100.0 * saved / self.before.measure.size_bytes, 2)
 
-    @property
-    def verdict(self) -> str:
-        from .report.text import human
-
-        if not self.before.built:
-            return f"the original did not build: {self.before.error}"
-        if not self.after.built:
-            return f"FAILED: {self.after.label} did not build: {self.after.error}"
-        failed = [c for c in self.checks if not c.passed]
-        if failed:
-            return f"FAILED: {self.after.label} does not behave like {self.before.label}: {failed[0].reason}"
-        saved = self.saved_bytes or 0
-        if saved > 0:
-            return f"{self.after.label} is {human(saved)} ({self.saved_percent}%) smaller and passes the check"
-        return f"{self.after.label} passes the check but is not smaller ({human(-saved)} larger)"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "before": self.before.to_dict(),
-            "after": self.after.to_dict(),
-            "saved_bytes": self.saved_bytes,
-            "saved_percent": self.saved_percent,
-            "check": {"passed": self.checks_passed, "results": [c.to_dict() for c in self.checks]},
-            "config_changes": {k: {"before": a, "after": b} for k, (a, b) in self.config_changes.items()},
-            "verdict": self.verdict,
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def to_dataframe(self) -> Any:
-        import pandas as pd
-
-        from .report.compare import comparison_rows
-
-        rows = comparison_rows(self)
-        return pd.DataFrame(rows, columns=["metric", "before", "after", "change"]).set_index("metric")
-
-    def _repr_html_(self) -> str:
-        from .report.compare import comparison_html
-
-        return comparison_html(self)
-
 
 # ---------------------------------------------------------------------------------------------
 
 
 def build_and_measure(
     session: Session,
-    context: str,
     text: str,
     label: str,
+    options: BuildOptions,
     *,
     dockerignore: Sequence[str] | None = None,
-    nocache: bool = False,
-    pull: bool = False,
-    progress: Callable[[str], None] | None = None,
 ) -> Side:
-    """Build and measure; a failed build is a Side with its error (the caller decides whether
-    that is fatal)."""
-    from .dockerfile.parser import parse
-
+    """Build and measure in ``options.context``; a failed build is a Side with its error (the
+    caller decides whether that is fatal)."""
+    if options.context is None:
+        raise UsageError("a build context is needed")
     try:
         build = session.build(
-            context,
+            options.context,
             text,
             label,
             dockerignore=dockerignore,
-            nocache=nocache,
+            nocache=options.nocache,
             buildkit=needs_buildkit(parse(text)),
-            pull=pull,
-            progress=progress,
+            pull=options.pull,
+            progress=options.progress,
         )
     except BuildError as e:
         return Side(label, text, None, str(e))
@@ -276,44 +203,35 @@ def config_changes(before: Measure, after: Measure) -> dict[str, tuple[Any, Any]
     }
 
 
-def compare(
-    a: str,
-    b: str,
-    *,
-    context: str | None = None,
-    checks: Sequence[str] = (),
-    timeout: float = 30.0,
-    build_timeout: float = 1800.0,
-    nocache: bool = False,
-    pull: bool = False,
-    keep: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> Comparison:
-    """Build Dockerfiles ``a`` (before) and ``b`` (after) in ``context`` (default: a's directory),
-    measure both, run the checks in both. Temporary images are removed unless ``keep``."""
+def compare(a: str, b: str, options: BuildOptions | None = None) -> Comparison:
+    """Build Dockerfiles ``a`` (before) and ``b`` (after) in ``options.context`` (default: a's
+    directory), measure both, run the checks in both. Temporary images are removed unless
+    ``options.keep``."""
+    opts = options or BuildOptions()
     df_a, df_b = parse_dockerfile(a), parse_dockerfile(b)
     label_a, text_a = df_a.path or "<text>", df_a.render()
     label_b, text_b = df_b.path or "<text>", df_b.render()
+    context = opts.context
     if context is None:
         if label_a == "<text>":
             raise UsageError("a build context is needed when the Dockerfile is given as text")
         context = os.path.dirname(os.path.abspath(a))
     if not os.path.isdir(context):
         raise UsageError(f"build context {context} is not a directory")
-    for c in checks:
+    opts = replace(opts, context=context)
+    for c in opts.checks:
         split_check(c)
-    with Session(timeout=build_timeout) as session:
-        session.keep = keep
-        before = build_and_measure(session, context, text_a, "before", nocache=nocache, pull=pull, progress=progress)
+    with Session(timeout=opts.build_timeout, keep=opts.keep) as session:
+        before = build_and_measure(session, text_a, "before", opts)
         if before.measure is None:
             raise BuildError(f"{label_a}: {before.error}")
-        after = build_and_measure(session, context, text_b, "after", nocache=nocache, pull=pull, progress=progress)
+        after = build_and_measure(session, text_b, "after", opts)
         m_before, m_after = before.measure, after.measure
         before = Side(label_a, text_a, m_before)
         after = Side(label_b, text_b, m_after, after.error)
         if m_after is None:
             return Comparison(before, after, ())
-        results = run_checks(session, m_before, m_after, checks, timeout)
+        results = run_checks(session, m_before, m_after, opts.checks, opts.timeout)
         return Comparison(before, after, results, config_changes(m_before, m_after))
 
 

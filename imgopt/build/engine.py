@@ -7,8 +7,10 @@ that need BuildKit (heredocs, ``RUN --mount``, ``COPY --chmod``/``--link``...) a
 docker CLI that has BuildKit built in (``DOCKER_BUILDKIT=1``; a CLI with the buildx plugin works too),
 from a temporary directory holding the Dockerfile and its ``Dockerfile.dockerignore``.
 
-Everything this module creates (tags, containers) is tracked by a ``Session`` and removed when the
-session closes: on success, on failure, on timeout and on Ctrl-C.
+Everything this module creates (tags, containers) carries the label ``imgopt.run=<run id>``, is
+tracked by a ``Session`` and removed when the session closes: on success, on failure, on timeout
+and on Ctrl-C. The label lets a caller (and the tests) find exactly what one run made, on an engine
+that other users share.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .dockerfile.lint import read_dockerignore
-from .dockerfile.model import Dockerfile
-from .errors import BuildError, CheckError, DaemonError, ImageNotFound
-from .sources.daemon import reason
+from ..dockerfile.model import Dockerfile
+from ..dockerfile.parser import read_dockerignore
+from ..errors import BuildError, CheckError, DaemonError
+from ..sources.daemon import docker_client, is_transport_error, reason
 
 log = logging.getLogger(__name__)
 
+RUN_LABEL = "imgopt.run"
 BUILDKIT_FLAGS = {"RUN": ("mount", "network", "security"), "COPY": ("chmod", "link", "parents", "exclude")}
 
 
@@ -62,27 +65,20 @@ class Build:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One container run: its exit code (None: still running at the timeout, then killed) and output."""
+    """One container run: its exit code and output. ``exit_code`` is None when the container was
+    still running at the timeout (then killed: ``timed_out``) or never ran (``error`` says why: the
+    engine could not create or start it, e.g. a missing executable)."""
 
     command: tuple[str, ...] | None  # None: the image's own ENTRYPOINT/CMD
     exit_code: int | None
     stdout: str
     stderr: str
     seconds: float
+    error: str | None = None
 
     @property
     def timed_out(self) -> bool:
-        return self.exit_code is None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "command": list(self.command) if self.command is not None else None,
-            "exit_code": self.exit_code,
-            "timed_out": self.timed_out,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "seconds": round(self.seconds, 3),
-        }
+        return self.exit_code is None and self.error is None
 
 
 def find_buildkit_cli() -> str | None:
@@ -116,7 +112,7 @@ class _Request:
     pull: bool
 
 
-class _BuildLog:
+class BuildLog:
     """Build output: passed on to ``progress`` line by line; the last lines kept for the error message."""
 
     def __init__(self, progress: Callable[[str], None] | None) -> None:
@@ -142,23 +138,15 @@ class _BuildLog:
 class Session:
     """A connection to the engine that removes every tag and container it made when closed."""
 
-    def __init__(self, *, timeout: float = 1800.0, prefix: str = "imgopt-tmp") -> None:
-        try:
-            import docker
-            from docker.errors import DockerException
-        except ImportError as e:  # pragma: no cover - docker is a declared dependency
-            raise DaemonError("the docker SDK is not installed (pip install docker)") from e
-        try:
-            self.client: Any = docker.from_env(timeout=int(timeout))
-            self.client.ping()
-        except DockerException as e:
-            raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+    def __init__(self, *, timeout: float = 1800.0, prefix: str = "imgopt-tmp", keep: bool = False) -> None:
+        self.client: Any = docker_client(timeout, ping=True)
         self.timeout = timeout
         self.prefix = prefix
-        self.run_id = uuid.uuid4().hex[:10]
+        self.run_id = uuid.uuid4().hex[:12]
+        self.labels = {RUN_LABEL: self.run_id}
         self.tags: list[str] = []
         self.containers: list[str] = []
-        self.keep = False
+        self.keep = keep
 
     def __enter__(self) -> Session:
         return self
@@ -222,7 +210,7 @@ class Session:
         tag = self.new_tag(name)
         start = time.monotonic()
         req = _Request(context, dockerfile, tag, dockerignore, nocache, pull)
-        log = _BuildLog(progress)
+        log = BuildLog(progress)
         if buildkit:
             self._build_cli(req, log)
             builder = "buildkit"
@@ -233,7 +221,7 @@ class Session:
         image_id = str(self.client.api.inspect_image(tag)["Id"])
         return Build(tag, image_id, seconds, builder)
 
-    def _build_api(self, req: _Request, log: _BuildLog) -> None:
+    def _build_api(self, req: _Request, log: BuildLog) -> None:
         from docker.errors import DockerException
         from docker.utils.build import tar
 
@@ -252,6 +240,7 @@ class Session:
                     forcerm=True,
                     nocache=req.nocache,
                     pull=req.pull,
+                    labels=self.labels,
                     decode=True,
                     timeout=int(self.timeout),
                 )
@@ -268,11 +257,11 @@ class Session:
         except OSError as e:
             raise BuildError(f"build failed: {e}") from e
         except Exception as e:
-            if type(e).__module__.split(".")[0] in ("urllib3", "requests"):
+            if is_transport_error(e):
                 raise BuildError(f"build timed out or the connection broke: {reason(e)}") from e
             raise
 
-    def _build_cli(self, req: _Request, log: _BuildLog) -> None:
+    def _build_cli(self, req: _Request, log: BuildLog) -> None:
         cli = find_buildkit_cli()
         if cli is None:
             raise BuildError(
@@ -286,7 +275,7 @@ class Session:
             if req.dockerignore is not None:
                 with open(path + ".dockerignore", "w", encoding="utf-8") as f:
                     f.write("\n".join(req.dockerignore) + "\n")
-            cmd = [cli, "build", "--progress=plain", "-f", path, "-t", req.tag]
+            cmd = [cli, "build", "--progress=plain", "-f", path, "-t", req.tag, "--label", f"{RUN_LABEL}={self.run_id}"]
             cmd += ["--no-cache"] if req.nocache else []
             cmd += ["--pull"] if req.pull else []
             env = dict(os.environ, DOCKER_BUILDKIT="1")  # DOCKER_HOST, if set, is the SDK's too
@@ -320,26 +309,24 @@ class Session:
 
     def run(self, image: str, command: Sequence[str] | None = None, *, timeout: float = 30.0) -> Run:
         """Run ``command`` (argv, entrypoint replaced; None: the image's own ENTRYPOINT/CMD) and
-        collect exit code, stdout and stderr. A container still running at ``timeout`` is killed."""
-        from docker.errors import DockerException
-        from docker.errors import ImageNotFound as SdkImageNotFound
+        collect exit code, stdout and stderr. A container still running at ``timeout`` is killed.
 
-        kwargs: dict[str, Any] = {}
+        A container the engine refuses to create or start (a missing executable, a bad user, an
+        image that is gone) is a result of the image, not an error of the run: the Run says why
+        (``error``). Only an engine that cannot be reached raises (DaemonError)."""
+        from docker.errors import APIError, DockerException
+
+        kwargs: dict[str, Any] = {"labels": self.labels}
         if command is not None:
             if not command:
                 raise CheckError("an empty check command")
-            kwargs = {"entrypoint": [command[0]], "command": list(command[1:])}
+            kwargs.update(entrypoint=[command[0]], command=list(command[1:]))
+        argv = tuple(command) if command is not None else None
         start = time.monotonic()
+        cid: str | None = None
         try:
-            container = self.client.api.create_container(image, **kwargs)
-        except SdkImageNotFound as e:
-            raise ImageNotFound(f"no image {image!r} in the Docker engine") from e
-        except DockerException as e:
-            raise DaemonError(f"cannot create a container from {image}: {reason(e)}") from e
-        cid = container["Id"]
-        self.containers.append(cid)
-        exit_code: int | None
-        try:
+            cid = str(self.client.api.create_container(image, **kwargs)["Id"])
+            self.containers.append(cid)
             self.client.api.start(cid)
             exit_code = self._wait(cid, timeout)
             seconds = time.monotonic() - start
@@ -347,19 +334,22 @@ class Session:
                 self.client.api.kill(cid)
             stdout = self.client.api.logs(cid, stdout=True, stderr=False).decode("utf-8", "replace")
             stderr = self.client.api.logs(cid, stdout=False, stderr=True).decode("utf-8", "replace")
+            return Run(argv, exit_code, stdout, stderr, seconds)
+        except APIError as e:  # the engine answered: it would not create or start this container
+            return Run(argv, None, "", reason(e), time.monotonic() - start, error=reason(e))
         except DockerException as e:
-            # a missing executable makes start() fail: that is the check's result, not our error
-            msg = reason(e)
-            if "executable file not found" in msg or "no such file or directory" in msg.lower():
-                return Run(tuple(command) if command else None, 127, "", msg, time.monotonic() - start)
-            raise DaemonError(f"running {image} failed: {msg}") from e
+            raise DaemonError(f"running {image} failed: {reason(e)}") from e
+        except Exception as e:
+            if is_transport_error(e):
+                raise DaemonError(f"running {image} failed: the engine connection broke: {reason(e)}") from e
+            raise
         finally:
-            try:
-                self.client.api.remove_container(cid, force=True)
-                self.containers.remove(cid)
-            except DockerException:
-                pass
-        return Run(tuple(command) if command is not None else None, exit_code, stdout, stderr, seconds)
+            if cid is not None:
+                try:
+                    self.client.api.remove_container(cid, force=True)
+                    self.containers.remove(cid)
+                except DockerException:
+                    pass
 
     def _wait(self, cid: str, timeout: float) -> int | None:
         deadline = time.monotonic() + timeout

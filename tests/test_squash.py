@@ -153,3 +153,51 @@ def test_top_dirs_aggregate_recursively(tmp_path: str) -> None:
     )
     dirs = {d.path: (d.bytes, d.files) for d in a.top_dirs}
     assert dirs == {"a": (35, 3), "a/b": (30, 2), "a/b/c": (10, 1), "z": (1, 1)}
+
+
+def test_waste_pairs_name_who_shipped_and_who_made_unreachable() -> None:
+    """Each reclaimable byte is in exactly one pair; the chown layer is blamed, not the base layer."""
+    from conftest import fixture
+
+    from imgopt.report.text import render_text
+
+    a = imgopt.analyze("docker-archive:" + fixture("waste-docker.tar"))
+    got = {(p.shipped_by, p.made_unreachable_by, p.cause): (p.bytes, p.files) for p in a.waste_pairs}
+    assert got == {
+        (0, 2, "metadata-only"): (40_000, 1),  # bin/app, chmod in layer 2
+        (0, 3, "deleted"): (37_000, 2),  # apt lists and docs, rm -rf in layer 3
+        (1, 3, "deleted"): (11_000, 2),  # the caches layer 1 made
+        (0, 2, "overwritten"): (1_000, 1),  # etc/app.conf written again
+    }
+    assert sum(p.bytes for p in a.waste_pairs) == a.reclaimable_bytes
+    assert [p.bytes for p in a.waste_pairs] == sorted((p.bytes for p in a.waste_pairs), reverse=True)
+    top = a.waste_pairs[0]
+    assert top.top_paths == (("bin/app", 40_000),) and top.paths == frozenset({"bin/app"})
+    # the layer that causes waste shows it
+    assert [lr.changes.hidden_bytes for lr in a.layers] == [0, 0, 41_000, 48_000]
+    text = render_text(a)
+    assert "layer 0 shipped 40.0 kB (1 file) that layer 2 rewrote unchanged (chown/chmod)" in text
+    doc = a.to_dict()["waste"]["pairs"]
+    assert doc[0]["shipped_by"] == {"layer": 0, "instruction": None} and doc[0]["cause"] == "metadata-only"
+    assert doc[0]["made_unreachable_by"]["layer"] == 2 and doc[0]["top_paths"] == [
+        {"path": "/bin/app", "bytes": 40_000}
+    ]
+
+
+def test_waste_pairs_map_to_dockerfile_lines(tmp_path: str) -> None:
+    dockerfile = os.path.join(str(tmp_path), "Dockerfile")
+    with open(dockerfile, "w") as f:
+        f.write(
+            "FROM base\nRUN make install\n"
+            "RUN chmod 700 /bin/app && echo x > /etc/app.conf && rm /opt/data.bin\n"
+            "RUN rm -rf /var/lib/apt/lists /usr/share/doc && rm -rf /var/cache && mkdir /var/cache\n"
+        )
+    from conftest import fixture
+
+    a = imgopt.analyze("docker-archive:" + fixture("waste-docker.tar"), dockerfile=dockerfile)
+    pairs = a.to_dict()["waste"]["pairs"]
+    by_cause = {(p["shipped_by"]["layer"], p["cause"]): p for p in pairs}
+    caches = by_cause[(1, "deleted")]
+    assert caches["shipped_by"]["instruction"]["line"] == 2
+    assert caches["made_unreachable_by"]["instruction"]["line"] == 4
+    assert by_cause[(0, "deleted")]["shipped_by"]["instruction"]["status"] == "base-image"

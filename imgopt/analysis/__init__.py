@@ -12,6 +12,7 @@ from ..model import FILE, Image
 from .categories import CATEGORIES, Categorizer
 from .dive import DiveMetrics, dive_metrics
 from .instructions import Attribution, Instruction, attribute
+from .pairs import WastePair, waste_pairs
 from .squash import CAUSES, LayerChanges, Squash, WasteItem, squash
 
 
@@ -75,6 +76,7 @@ class Analysis(Encodable):
     duplicates: tuple[DuplicateGroup, ...] | None  # None unless the image was read with hashing
     dockerfile: str | None = None  # the Dockerfile used for instruction mapping
     top: int = 20  # how many rows the top-N lists hold
+    waste_pairs: tuple[WastePair, ...] = ()  # reclaimable bytes by (shipped by, made unreachable by, cause)
 
     # ---- headline numbers
     @property
@@ -218,6 +220,7 @@ def analyze_image(
         duplicates,
         dockerfile,
         top,
+        waste_pairs(sq.waste),
     )
 
 
@@ -230,5 +233,6 @@ __all__ = [
     "LayerReport",
     "PathSize",
     "WasteItem",
+    "WastePair",
     "analyze_image",
 ]

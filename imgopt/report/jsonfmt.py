@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
-from ..analysis import Analysis, PathSize
+from ..analysis import Analysis, PathSize, WastePair
 from ..analysis.ci import RuleResult
 from ..encoding import Encoder, dumps, register
 
@@ -38,21 +38,37 @@ def _paths(items: Sequence[PathSize], *, with_layer: bool = False, with_files: b
     return out
 
 
+def _instruction(a: Analysis, layer: int) -> dict[str, Any] | None:
+    att = a.layers[layer].instruction if 0 <= layer < len(a.layers) else None
+    if att is None:
+        return None
+    i = att.instruction
+    return {
+        "status": att.status,
+        "line": i.line if i else None,
+        "end_line": i.end_line if i else None,
+        "keyword": i.keyword if i else None,
+        "text": i.text if i else None,
+    }
+
+
+def _pair(a: Analysis, p: WastePair) -> dict[str, Any]:
+    return {
+        "shipped_by": {"layer": p.shipped_by, "instruction": _instruction(a, p.shipped_by)},
+        "made_unreachable_by": {"layer": p.made_unreachable_by, "instruction": _instruction(a, p.made_unreachable_by)},
+        "cause": p.cause,
+        "bytes": p.bytes,
+        "files": p.files,
+        "top_paths": [{"path": "/" + path, "bytes": b} for path, b in p.top_paths],
+    }
+
+
 def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dict[str, Any]:
     img = a.image
     layers = []
     for lr in a.layers:
         c = lr.changes
-        ins = None
-        if lr.instruction is not None:
-            i = lr.instruction.instruction
-            ins = {
-                "status": lr.instruction.status,
-                "line": i.line if i else None,
-                "end_line": i.end_line if i else None,
-                "keyword": i.keyword if i else None,
-                "text": i.text if i else None,
-            }
+        ins = _instruction(a, lr.index)
         layers.append(
             {
                 "index": lr.index,
@@ -112,6 +128,7 @@ def analysis_to_dict(a: Analysis, ci: Sequence[RuleResult] | None = None) -> dic
                 for c in a.categories
             ],
             "top_paths": _paths(a.top_waste),
+            "pairs": [_pair(a, p) for p in a.waste_pairs],
         },
         "top_files": _paths(a.top_files, with_layer=True),
         "top_dirs": _paths(a.top_dirs, with_files=True),

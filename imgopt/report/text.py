@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..analysis import Analysis
+from ..analysis import Analysis, WastePair
 from ..analysis.ci import RuleResult
 from ..encoding import Encoder, register
 
@@ -31,6 +31,29 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str], align: Seque
     from tabulate import tabulate
 
     return str(tabulate(rows, headers=list(headers), tablefmt="simple", colalign=align, disable_numparse=True))
+
+
+_VERB = {"deleted": "deleted", "overwritten": "overwrote", "metadata-only": "rewrote unchanged (chown/chmod)"}
+
+
+def layer_label(a: Analysis, layer: int) -> str:
+    """``layer 3 (L7: RUN chown -R app /app)`` when the Dockerfile is known, else ``layer 3``."""
+    att = a.layers[layer].instruction if 0 <= layer < len(a.layers) else None
+    if att is None or att.instruction is None:
+        return f"layer {layer}"
+    ins = att.instruction
+    return f"layer {layer} (L{ins.line}: {ins.keyword} {_short(ins.text, 40)})"
+
+
+def pair_sentence(a: Analysis, p: WastePair) -> str:
+    """``layer 2 shipped 34.0 MB that layer 3 made unreachable (rewrote unchanged (chown/chmod))``."""
+    files = f"{p.files} file{'s' if p.files != 1 else ''}"
+    if p.shipped_by == p.made_unreachable_by:
+        return f"{layer_label(a, p.shipped_by)} wrote {human(p.bytes)} ({files}) twice: only the last write is kept"
+    return (
+        f"{layer_label(a, p.shipped_by)} shipped {human(p.bytes)} ({files}) that "
+        f"{layer_label(a, p.made_unreachable_by)} {_VERB.get(p.cause, p.cause)}"
+    )
 
 
 def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
@@ -82,6 +105,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
                 human(lr.size_bytes),
                 human(lr.compressed_size_bytes),
                 human(lr.reclaimable_bytes),
+                human(c.hidden_bytes),
                 f"+{c.added_files}",
                 f"~{c.modified_files}",
                 f"-{c.deleted_files}",
@@ -91,8 +115,8 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     out.append(
         table(
             rows,
-            ["#", "size", "compressed", "reclaimable", "added", "changed", "deleted", "command"],
-            ["right", "right", "right", "right", "right", "right", "right", "left"],
+            ["#", "size", "compressed", "reclaimable", "made unreachable", "added", "changed", "deleted", "command"],
+            ["right", "right", "right", "right", "right", "right", "right", "right", "left"],
         )
     )
 
@@ -104,6 +128,17 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
             ["left", "right", "right"],
         )
     )
+    if a.waste_pairs:
+        out.append(
+            table(
+                [
+                    (pair_sentence(a, p), _short(", ".join("/" + path for path, _ in p.top_paths[:3]), 60))
+                    for p in a.waste_pairs[: a.top]
+                ],
+                ["Who shipped reclaimable bytes, and who made them unreachable", "largest paths"],
+                ["left", "left"],
+            )
+        )
     if a.top_waste:
         out.append(
             table(

@@ -79,6 +79,7 @@ def test_py_typed_is_shipped() -> None:
         ("RUN /bin/sh -c pip install . # buildkit", ("RUN", "pip install .")),
         ("RUN |1 VERSION=3 /bin/sh -c echo $VERSION # buildkit", ("RUN", "echo $VERSION")),
         ("COPY . /src # buildkit", ("COPY", ". /src")),
+        ("RUN --mount=type=cache,target=/c /bin/sh -c make # buildkit", ("RUN", "make")),
         ("WORKDIR /app", ("WORKDIR", "/app")),
     ],
 )
@@ -110,3 +111,13 @@ def test_attribution_aligns_in_order_and_marks_base_layers() -> None:
         ("matched", 4),
         ("unmatched", None),
     ]
+
+
+def test_attribution_keeps_the_options_of_commands() -> None:
+    """A command's own long options (``--selftest``) are part of its text: only the instruction's
+    leading flags are dropped (a RUN with ``--`` options was once never attributed)."""
+    history = [HistoryEntry("RUN /bin/sh -c ./app --selftest && rm -rf /tmp/x # buildkit")]
+    ins = [Instruction("RUN", "--network=none ./app --selftest && rm -rf /tmp/x", 2, 2)]
+    assert [a.status for a in attribute(history, ins)] == ["matched"]
+    other = [Instruction("RUN", "./app --other && rm -rf /tmp/x", 2, 2)]
+    assert [a.status for a in attribute(history, other)] == ["base-image"]

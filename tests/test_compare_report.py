@@ -82,7 +82,7 @@ class _Tty(io.StringIO):
 
 
 def test_build_progress_only_on_a_terminal() -> None:
-    from imgopt.cli import build_options, end_progress, build_parser
+    from imgopt.cli import build_options, build_parser, end_progress
 
     args = build_parser().parse_args(["compare", "a", "b"])
     assert build_options(args, io.StringIO()).progress is None  # not a terminal

@@ -18,6 +18,7 @@ from test_rewrite import size_dockerfiles
 import imgopt
 from imgopt.cli import main
 from imgopt.dockerfile import parse, parse_file
+from imgopt.dockerfile.shell import split_top
 from imgopt.dockerfile.variants import (
     TARGETS,
     NotApplicable,
@@ -26,7 +27,6 @@ from imgopt.dockerfile.variants import (
     make_variant,
     make_variants,
     slim_base,
-    split_top,
 )
 from imgopt.errors import CheckError, DaemonError, DockerfileError, UsageError
 

@@ -17,6 +17,7 @@ from ..model import HistoryEntry
 
 _SPACE = re.compile(r"\s+")
 _ARGS_PREFIX = re.compile(r"^\|\d+(?:\s+\S+=\S*)*\s+")
+_LEADING_FLAGS = re.compile(r"^(?:--\S+\s+)+")  # RUN --mount=... / COPY --chown=...
 _SHELL = re.compile(r"^(?:/bin/(?:ba)?sh|sh|bash)\s+-c\s+")
 KEYWORDS = (
     "RUN",
@@ -76,6 +77,7 @@ def parse_created_by(created_by: str) -> tuple[str, str]:
     word, _, rest = s.partition(" ")
     if word.upper() in KEYWORDS and word.isupper():
         if word == "RUN":
+            rest = _LEADING_FLAGS.sub("", rest.strip())
             rest = _ARGS_PREFIX.sub("", rest)
             rest = _SHELL.sub("", rest)
         return word, rest.strip()
@@ -94,7 +96,9 @@ def _run_text(text: str) -> str:
 
 
 def _flags_removed(text: str) -> str:
-    return " ".join(w for w in _norm(text).split(" ") if not w.startswith("--"))
+    """The instruction's own flags (``--mount=...``, ``--chown=...``) dropped; options of the
+    commands themselves (``./app --selftest``) kept."""
+    return _LEADING_FLAGS.sub("", _norm(text))
 
 
 def _score(h: tuple[str, str], ins: Instruction) -> int:

@@ -131,6 +131,58 @@ def _inline_script(words: list[str]) -> str | None:
     return None
 
 
+def split_top(script: str) -> list[tuple[str, str]]:
+    """``a && b; c`` -> [("a", "&&"), ("b", ";"), ("c", "")] (quotes, ``$(...)`` and subshells respected)."""
+    out: list[tuple[str, str]] = []
+    buf: list[str] = []
+    quote: str | None = None
+    depth = 0
+    i = 0
+    while i < len(script):
+        ch = script[i]
+        if quote:
+            buf.append(ch)
+            if ch == "\\" and quote == '"' and i + 1 < len(script):
+                buf.append(script[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch == "\\" and i + 1 < len(script):
+            buf += [ch, script[i + 1]]
+            i += 1
+        elif ch in "'\"":
+            quote = ch
+            buf.append(ch)
+        elif ch == "(":
+            depth += 1
+            buf.append(ch)
+        elif ch == ")":
+            depth -= 1
+            buf.append(ch)
+        elif depth == 0 and script.startswith(("&&", "||"), i):
+            out.append(("".join(buf).strip(), script[i : i + 2]))
+            buf = []
+            i += 1
+        elif depth == 0 and ch in ";\n":
+            out.append(("".join(buf).strip(), ";"))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    out.append(("".join(buf).strip(), ""))
+    return [(seg, sep) for seg, sep in out if seg]
+
+
+def join_top(segments: list[tuple[str, str]], escape: str = "\\") -> str:
+    """Segments back into a script, one per continuation line (``escape`` is the Dockerfile's)."""
+    parts = []
+    for k, (seg, sep) in enumerate(segments):
+        parts.append(seg)
+        if k < len(segments) - 1:
+            parts.append(f" ; {escape}\n    " if sep == ";" else f" {sep or '&&'} {escape}\n    ")
+    return "".join(parts)
+
+
 def is_pip_install(c: Command) -> bool:
     """``pip install``/``pip3.11 install``/``python3 -m pip install`` (not pipx or pipenv)."""
     if c.name.startswith("pip") and c.name not in ("pipx", "pipenv") and c.is_(c.name, "install"):

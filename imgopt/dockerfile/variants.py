@@ -25,7 +25,7 @@ from .model import Dockerfile, Instruction, Stage
 from .parser import parse
 from .rewrite import Change, Rewrite, RewriteOptions, hygiene
 from .rules import TOOLCHAIN_PACKAGES, Context, check
-from .shell import Command, commands, is_pip_install, run_commands
+from .shell import Command, commands, is_pip_install, join_top, run_commands, split_top
 
 NO_OPTIONS = RewriteOptions()
 TARGETS = ("hygiene", "slim", "alpine", "multistage", "distroless")
@@ -144,61 +144,6 @@ def runtime_base(ref: str, distroless: bool) -> str | None:
     if info["runtime"]:
         return str(info["runtime"])
     return slim_base(ref) or ref
-
-
-# ---------------------------------------------------------------------------------------------
-# shell segments: the top-level commands of a script with their separators, text kept
-
-
-def split_top(script: str) -> list[tuple[str, str]]:
-    """``a && b; c`` -> [("a", "&&"), ("b", ";"), ("c", "")] (quotes, ``$(...)`` and subshells respected)."""
-    out: list[tuple[str, str]] = []
-    buf: list[str] = []
-    quote: str | None = None
-    depth = 0
-    i = 0
-    while i < len(script):
-        ch = script[i]
-        if quote:
-            buf.append(ch)
-            if ch == "\\" and quote == '"' and i + 1 < len(script):
-                buf.append(script[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch == "\\" and i + 1 < len(script):
-            buf += [ch, script[i + 1]]
-            i += 1
-        elif ch in "'\"":
-            quote = ch
-            buf.append(ch)
-        elif ch == "(":
-            depth += 1
-            buf.append(ch)
-        elif ch == ")":
-            depth -= 1
-            buf.append(ch)
-        elif depth == 0 and script.startswith(("&&", "||"), i):
-            out.append(("".join(buf).strip(), script[i : i + 2]))
-            buf = []
-            i += 1
-        elif depth == 0 and ch in ";\n":
-            out.append(("".join(buf).strip(), ";"))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    out.append(("".join(buf).strip(), ""))
-    return [(seg, sep) for seg, sep in out if seg]
-
-
-def join_top(segments: list[tuple[str, str]]) -> str:
-    parts = []
-    for k, (seg, sep) in enumerate(segments):
-        parts.append(seg)
-        if k < len(segments) - 1:
-            parts.append(" ; \\\n    " if sep == ";" else f" {sep or '&&'} \\\n    ")
-    return "".join(parts)
 
 
 def _simple(seg: str) -> Command | None:
@@ -757,5 +702,4 @@ __all__ = [
     "make_variants",
     "runtime_base",
     "slim_base",
-    "split_top",
 ]

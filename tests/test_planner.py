@@ -145,7 +145,8 @@ def test_a_copied_file_used_once_and_deleted_is_bind_mounted(tmp_path: str) -> N
     out = apply_edits(text, fix.edits)
     assert out == (
         "FROM debian:bookworm-slim\n# install it\n"
-        "RUN --mount=type=bind,source=tool.deb,target=/tmp/tool.deb,rw dpkg -i /tmp/tool.deb && \\\n    tool --version\n"
+        "RUN --mount=type=bind,source=tool.deb,target=/tmp/tool.deb,rw dpkg -i /tmp/tool.deb && \\\n"
+        "    tool --version\n"
     )
     # without the file in the context (a directory, another context) the COPY stays
     assert not _plan(str(tmp_path), text, steps, str(tmp_path)).fixes

@@ -20,7 +20,7 @@ from ._version import __version__
 from .analysis import Analysis
 from .analysis.diff import ImageDiff
 from .build.compare import Comparison
-from .build.optimize import Plan
+from .build.optimize import CHOICES, Plan
 from .build.options import BuildOptions
 from .dockerfile.lint import LintReport
 from .encoding import encode, formats
@@ -138,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("dockerfile", metavar="DOCKERFILE")
     o.add_argument("--context", metavar="DIR", help="build context (default: the Dockerfile's directory)")
-    o.add_argument(
-        "--target", choices=("auto", "hygiene", "slim", "alpine", "multistage", "distroless"), default="auto"
-    )
+    o.add_argument("--target", choices=CHOICES, default="auto")
     o.add_argument("--verify", action="store_true", help="build the original and the variants, run the check")
     o.add_argument("--format", choices=formats(Plan), default="text")
     o.add_argument("-o", "--output", metavar="FILE", help="write the chosen Dockerfile here (atomically)")

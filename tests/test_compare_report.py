@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from imgopt.build.compare import DEFAULT_CHECK, Comparison, Measure, Side, judge_command, judge_default
+from imgopt.build.compare import (
+    DEFAULT_CHECK,
+    Comparison,
+    Measure,
+    Side,
+    judge_command,
+    judge_default,
+    stdout_diff,
+)
 from imgopt.build.engine import Run, needs_buildkit, split_check
 from imgopt.dockerfile import parse
 from imgopt.errors import CheckError
@@ -114,3 +122,40 @@ def test_build_log_names_the_failing_step() -> None:
         kit.failure(kit.tail[-1], skip_last=True)
         == "build failed at #5 [2/2] RUN <<EOF: failed to solve: parse error line 2"
     )
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "Nov 30 17:40",  # ls -l, this year
+        "Jan  2  2025",  # ls -l, another year
+        "2026-11-30T17:40:56Z",
+        "2026-11-30 17:40:56.123456789 +0000",  # stat %y
+        "Mon Nov 30 17:40:56 UTC 2026",  # date
+        "Mon, 30 Nov 2026 17:40:56",  # RFC 2822 without the zone
+    ],
+)
+def test_stdout_differing_only_in_timestamps_passes(stamp: str) -> None:
+    other = stamp.replace("17:40", "09:05").replace("30", "29").replace("2025", "2024").replace(" 2 ", " 9 ")
+    assert other != stamp
+    before = _run(0, f"-rw-r--r-- 1 app app 1920000 {stamp} records.txt\n")
+    after = _run(0, f"-rw-r--r-- 1 app app 1920000 {other} records.txt\n")
+    result = judge_default(before, after)
+    assert result.passed and "but for dates and times" in result.reason
+    # the size still counts: a real difference fails, and the report shows the diff
+    changed = _run(0, f"-rw-r--r-- 1 app app 1919999 {other} records.txt\n")
+    failed = judge_default(before, changed)
+    assert not failed.passed
+    diff = stdout_diff(failed)
+    assert "-rw-r--r-- 1 app app 1920000 <time> records.txt" in diff and "+-rw-r--r-- 1 app app 1919999" in diff
+
+
+def test_a_container_that_cannot_start_fails_the_check_with_the_engine_reason() -> None:
+    before = _run(0, "ok\n")
+    after = Run(None, None, "", "exec: \"/usr/local/bin/hello\": stat /usr/local/bin/hello: no such file", 0.1,
+                error="exec: \"/usr/local/bin/hello\": stat /usr/local/bin/hello: no such file")  # fmt: skip
+    assert not after.timed_out
+    result = judge_default(before, after)
+    assert not result.passed and 'did not start (exec: "/usr/local/bin/hello"' in result.reason
+    assert not judge_command("t", before, after).passed
+    assert not judge_default(_run(None), after).passed  # a service that now cannot start

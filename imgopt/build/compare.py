@@ -8,15 +8,18 @@ both. An image that fails its check is reported as failed, never as smaller.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..analysis import analyze_image
+from ..analysis.packages import PACKAGE_DBS, Footprint, footprint, installed_packages
 from ..dockerfile.parser import parse, parse_dockerfile
 from ..encoding import Encodable
 from ..errors import BuildError, UsageError
-from ..sources import load_image
+from ..model import Image
+from ..sources import ContentPlan, ReadOptions, load_image
 from .engine import Build, Run, Session, needs_buildkit, split_check
 from .options import BuildOptions
 
@@ -38,6 +41,9 @@ class Measure:
     build_seconds: float
     builder: str
     config: dict[str, Any]
+    packages: dict[str, str] | None = None  # name -> version from the package database; None: unknown
+    footprint: Footprint | None = field(default=None, compare=False, repr=False)  # bytes per path
+    image: Image | None = field(default=None, compare=False, repr=False)  # the loaded image, when asked for
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,27 @@ def _describe(run: Run) -> str:
     return f"exit {run.exit_code}, {lines} line(s) of stdout"
 
 
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+# the timestamp shapes programs print: `date`, `ls -l`, ISO 8601 / RFC 3339 and `stat` (%y)
+TIMESTAMPS = re.compile(
+    rf"\b{_DAY},? +(?:\d{{1,2}} +{_MONTH}(?: +\d{{4}})?|{_MONTH} +\d{{1,2}}) +\d{{1,2}}:\d{{2}}(?::\d{{2}})?"
+    r"(?: +(?:[A-Z]{2,5}|[+-]\d{4}))?(?: +\d{4})?\b"
+    rf"|\b{_MONTH} +\d{{1,2}} +(?:\d{{1,2}}:\d{{2}}|\d{{4}})\b"
+    r"|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}))?"
+)
+
+
+def normalize_timestamps(text: str) -> str:
+    """Every date and time in ``text`` replaced by ``<time>`` (see TIMESTAMPS)."""
+    return TIMESTAMPS.sub("<time>", text)
+
+
 def judge_default(before: Run, after: Run) -> CheckResult:
+    """Exit code and stdout must match. Stdout that differs only in dates and times (an ``ls -l``
+    of files the two builds created at different moments, a log line's timestamp) matches: both
+    sides are compared with every timestamp replaced (``normalize_timestamps``), and the reason says
+    so."""
     if before.timed_out and after.timed_out:
         return CheckResult(
             DEFAULT_CHECK, before, after, True, "both still running at the timeout (a service: add --check to test it)"
@@ -82,8 +108,24 @@ def judge_default(before: Run, after: Run) -> CheckResult:
             DEFAULT_CHECK, before, after, False, f"before: {_describe(before)}; after: {_describe(after)}"
         )
     if before.stdout != after.stdout:
+        if normalize_timestamps(before.stdout) == normalize_timestamps(after.stdout):
+            return CheckResult(
+                DEFAULT_CHECK, before, after, True,
+                f"same exit code ({before.exit_code}) and stdout but for dates and times",
+            )  # fmt: skip
         return CheckResult(DEFAULT_CHECK, before, after, False, "same exit code, different stdout")
     return CheckResult(DEFAULT_CHECK, before, after, True, f"same exit code ({before.exit_code}) and stdout")
+
+
+def stdout_diff(check: CheckResult, limit: int = 20) -> str:
+    """The unified diff of the two runs' stdout (timestamps normalized), at most ``limit`` lines."""
+    import difflib
+
+    a = normalize_timestamps(check.before.stdout).splitlines()
+    b = normalize_timestamps(check.after.stdout).splitlines()
+    lines = list(difflib.unified_diff(a, b, "before", "after", lineterm="", n=1))
+    more = len(lines) - limit
+    return "\n".join(lines[:limit] + ([f"... {more} more line(s)"] if more > 0 else []))
 
 
 def judge_command(name: str, before: Run, after: Run) -> CheckResult:
@@ -130,6 +172,7 @@ def build_and_measure(
     options: BuildOptions,
     *,
     dockerignore: Sequence[str] | None = None,
+    keep_image: bool = False,
 ) -> Side:
     """Build and measure in ``options.context``; a failed build is a Side with its error (the
     caller decides whether that is fatal)."""
@@ -148,11 +191,15 @@ def build_and_measure(
         )
     except BuildError as e:
         return Side(label, text, None, str(e))
-    return Side(label, text, measure(build))
+    return Side(label, text, measure(build, keep_image=keep_image))
 
 
-def measure(build: Build) -> Measure:
-    image = load_image("docker-daemon:" + build.image_id, estimate_compressed=True)
+# what a measurement reads besides headers: the package databases (for the package-set changes)
+MEASURE = ReadOptions(content=ContentPlan(keep=PACKAGE_DBS), estimate_compressed=True)
+
+
+def measure(build: Build, *, keep_image: bool = False) -> Measure:
+    image = load_image("docker-daemon:" + build.image_id, MEASURE)
     a = analyze_image(image, top=5)
     c = image.config
     config = {
@@ -174,6 +221,9 @@ def measure(build: Build) -> Measure:
         build.seconds,
         build.builder,
         config,
+        installed_packages(image, a.squash.final),
+        footprint(image, a.squash),
+        image if keep_image else None,
     )
 
 
@@ -221,7 +271,7 @@ def compare(a: str, b: str, options: BuildOptions | None = None) -> Comparison:
     opts = replace(opts, context=context)
     for c in opts.checks:
         split_check(c)
-    with Session(timeout=opts.build_timeout, keep=opts.keep) as session:
+    with Session(timeout=opts.build_timeout, keep=opts.keep, run_id=opts.run_id) as session:
         before = build_and_measure(session, text_a, "before", opts)
         if before.measure is None:
             raise BuildError(f"{label_a}: {before.error}")
@@ -235,4 +285,4 @@ def compare(a: str, b: str, options: BuildOptions | None = None) -> Comparison:
         return Comparison(before, after, results, config_changes(m_before, m_after))
 
 
-__all__ = ["CheckResult", "Comparison", "Measure", "Side", "compare"]
+__all__ = ["CheckResult", "Comparison", "Measure", "Side", "compare", "normalize_timestamps", "stdout_diff"]

@@ -135,14 +135,23 @@ class BuildLog:
         return f"build failed{where}: {reason.strip()}"
 
 
+def _run_id(value: str) -> str:
+    """A run id usable in a tag and a label value."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise CheckError(f"run id {value!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
 class Session:
     """A connection to the engine that removes every tag and container it made when closed."""
 
-    def __init__(self, *, timeout: float = 1800.0, prefix: str = "imgopt-tmp", keep: bool = False) -> None:
+    def __init__(
+        self, *, timeout: float = 1800.0, prefix: str = "imgopt-tmp", keep: bool = False, run_id: str | None = None
+    ) -> None:
         self.client: Any = docker_client(timeout, ping=True)
         self.timeout = timeout
         self.prefix = prefix
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = _run_id(run_id or os.environ.get("IMGOPT_RUN_ID") or uuid.uuid4().hex[:12])
         self.labels = {RUN_LABEL: self.run_id}
         self.tags: list[str] = []
         self.containers: list[str] = []

@@ -1,16 +1,23 @@
 """``imgopt optimize``: variants of a Dockerfile, and with ``verify`` the proof.
 
-Without ``verify`` the plan proposes the hygiene rewrite (safe by construction: same base, same
-packages, same commands) and lists the other targets as unverified proposals. With ``verify`` the
-original and every candidate are built, measured and checked; the smallest candidate that passes
-its check and is smaller than the original is chosen. A candidate whose base image is not in the
-local engine is skipped (imgopt pulls only with ``pull``), with the reason in the plan.
+With an image built from the Dockerfile (``verify`` builds one; ``image`` names one), the rewrites
+start from evidence: the waste pairs of that image (which layer shipped bytes that a later layer
+made unreachable) become fixes with their expected saving (``evidence/planner.py``), and the lint
+findings are priced in bytes. Without an image, only the text-level hygiene fixes are proposed.
+
+Without ``verify`` the plan proposes the ``hygiene`` rewrite: the fixes that run the same commands
+on the same files with the same packages. Everything else (the ``aggressive`` target with its
+package-set changes and reordered commands, slim and Alpine bases, multi-stage splits) is listed
+as an unverified proposal. With ``verify`` the original and every candidate are built, measured
+and checked; the smallest candidate that passes its check and is smaller than the original is
+chosen. A candidate that does not build, does not start, crashes or times out is a failed
+candidate with its reason; the run goes on with the others. A candidate whose base image is not
+in the local engine is skipped (imgopt pulls only with ``pull``), with the reason in the plan.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,13 +27,17 @@ from ..dockerfile.parser import parse_dockerfile, read_dockerignore
 from ..dockerfile.rewrite import Change, RewriteOptions, proposed_dockerignore, unified_diff
 from ..dockerfile.variants import TARGETS, Variant, make_variants
 from ..encoding import Encodable
-from ..errors import BuildError, UsageError
-from ..evidence.cost import quantify
+from ..errors import BuildError, ImgoptError, UsageError
+from ..evidence.cost import CostReport, quantify
 from ..evidence.instructions import analyze_with
+from ..evidence.measure import measure_changes
+from ..evidence.planner import PairPlan, Unfixed, plan_pairs
+from ..evidence.variants import evidence_variants
 from ..model import Image
 from ..sources import load_image
 from .compare import CheckResult, Side, build_and_measure, config_changes, run_checks
 from .options import BuildOptions
+
 CHOICES = ("auto", *TARGETS)
 
 PROPOSED, PASSED, CHECK_FAILED, BUILD_FAILED, NOT_SMALLER, SKIPPED = (
@@ -47,6 +58,9 @@ class Candidate:
     checks: tuple[CheckResult, ...] = ()
     reason: str = ""
     config_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    packages_removed: tuple[str, ...] = ()  # installed in the original, not in this variant
+    packages_added: tuple[str, ...] = ()
+    other_savings: tuple[tuple[str, int], ...] = ()  # (path, bytes) saved that no change targeted
 
     @property
     def target(self) -> str:
@@ -72,6 +86,7 @@ class Plan(Encodable):
     chosen: Candidate | None
     before: Side | None = None
     dockerignore: str | None = None  # proposed .dockerignore (the context has none)
+    unfixed: tuple[Unfixed, ...] = ()  # waste pairs of the original that no rewrite addresses, and why
 
     @property
     def text(self) -> str:
@@ -115,22 +130,45 @@ class Plan(Encodable):
         return self.verified and self.chosen is None and bool(built)
 
 
-def _expected_savings(
-    df: Dockerfile, image: str | Image, ignore: tuple[str, ...] | None, has_context: bool, variants: list[Variant]
-) -> list[Variant]:
-    """Attach to each change the bytes its finding costs in ``image``, built from ``df``."""
+@dataclass(frozen=True)
+class _Evidence:
+    pairs: PairPlan
+    costs: CostReport
+
+
+def _evidence(df: Dockerfile, image: str | Image, rewrite: RewriteOptions, context: str | None) -> _Evidence:
+    """The waste pairs of an image built from ``df`` turned into fixes, and its lint findings priced."""
     loaded = image if isinstance(image, Image) else load_image(image)
     analysis = analyze_with(loaded, df, top=5)
-    findings = quantify(lint_dockerfile(df, dockerignore=ignore, has_context=has_context), analysis).findings
-    return [replace(v, changes=tuple(_with_cost(c, findings) for c in v.changes)) for v in variants]
+    findings = lint_dockerfile(df, dockerignore=rewrite.dockerignore, has_context=rewrite.has_context)
+    return _Evidence(plan_pairs(df, analysis, context=context), quantify(findings, analysis))
 
 
-def _with_cost(change: Change, findings: Sequence[Finding]) -> Change:
+def _priced(variants: list[Variant], costs: CostReport) -> list[Variant]:
+    """Each text fix's change gets the bytes its finding costs in the original, and their paths."""
+    return [replace(v, changes=tuple(_with_cost(c, costs) for c in v.changes)) for v in variants]
+
+
+def _with_cost(change: Change, costs: CostReport) -> Change:
     """The measured bytes of the finding a change fixed: same rule, within the input lines it touched."""
-    for f in sorted(findings, key=lambda f: f.line):
+    if change.expected_bytes is not None:
+        return change  # a pair fix: its saving is known exactly
+    found: list[tuple[Finding, frozenset[str]]] = sorted(
+        zip(costs.findings, costs.paths or [frozenset()] * len(costs.findings), strict=True), key=lambda t: t[0].line
+    )
+    for f, paths in found:
         if f.rule == change.rule and f.line in change.lines:
-            return replace(change, expected_bytes=f.bytes)
+            return replace(change, expected_bytes=f.bytes, paths=paths)
     return change
+
+
+def _variants(
+    df: Dockerfile, targets: tuple[str, ...], rewrite: RewriteOptions, evidence: _Evidence | None
+) -> tuple[list[Variant], dict[str, str]]:
+    if evidence is None:
+        return make_variants(df, targets, rewrite)
+    variants, skipped = evidence_variants(df, evidence.pairs, targets, rewrite)
+    return _priced(variants, evidence.costs), skipped
 
 
 def optimize(
@@ -143,8 +181,9 @@ def optimize(
     image: str | Image | None = None,
 ) -> Plan:
     """Plan (and with ``verify`` prove) a smaller Dockerfile. ``dockerfile`` is a path or text.
-    ``image``: an image built from it (any reference ``analyze`` accepts): each change then says
-    what its finding costs there; with ``verify`` the freshly built original is used."""
+    ``image``: an image built from it (any reference ``analyze`` accepts): the rewrites then start
+    from its waste and each change says what it saves there; with ``verify`` the freshly built
+    original is used."""
     opts = options or BuildOptions()
     if target not in CHOICES:
         raise UsageError(f"unknown target {target!r} (choose from {', '.join(CHOICES)})")
@@ -160,17 +199,19 @@ def optimize(
         config = find_config(context)
     existing_ignore = read_dockerignore(context) if context is not None else None
     ignore_text = proposed_dockerignore(df, existing_ignore) if context is not None else None
-    targets = TARGETS if target == "auto" else (target,)
     rewrite = RewriteOptions(existing_ignore, context is not None, config.ignore if config else frozenset())
-    variants, skipped = make_variants(df, targets, rewrite)
+    targets = TARGETS if target == "auto" else (target,)
     if not verify:
-        if image is not None:
-            variants = _expected_savings(df, image, existing_ignore, context is not None, variants)
+        evidence = _evidence(df, image, rewrite, context) if image is not None else None
+        variants, skipped = _variants(df, targets, rewrite, evidence)
         cands = tuple(Candidate(v, PROPOSED, reason="not built (use --verify)") for v in variants)
+        # unbuilt, auto recommends only the hygiene rewrite (same commands, files and packages); a
+        # target asked for by name is proposed as such, unverified, with its warnings
         chosen = next((c for c in cands if c.target == ("hygiene" if target == "auto" else target)), None)
         if chosen is not None and chosen.variant.text == text and not ignore_text:
             chosen = None
-        return Plan(label, text, target, False, cands, skipped, chosen, None, ignore_text)
+        unfixed = evidence.pairs.unfixed if evidence else ()
+        return Plan(label, text, target, False, cands, skipped, chosen, None, ignore_text, unfixed)
     if context is None:
         raise UsageError("--verify needs a build context (--context DIR)")
     from .engine import Session, split_check
@@ -178,47 +219,65 @@ def optimize(
     for c in opts.checks:
         split_check(c)
     ignore_lines = [ln for ln in (ignore_text or "").splitlines() if ln and not ln.startswith("#")] or None
-    with Session(timeout=opts.build_timeout, keep=opts.keep) as session:
-        before = build_and_measure(session, text, "before", opts)
-        if before.measure is None:
+    with Session(timeout=opts.build_timeout, keep=opts.keep, run_id=opts.run_id) as session:
+        before = build_and_measure(session, text, "before", opts, keep_image=True)
+        if before.measure is None or before.measure.image is None:
             raise BuildError(f"{label}: {before.error}")
-        if image is None:
-            image = "docker-daemon:" + before.measure.image_id
-        variants = _expected_savings(df, image, existing_ignore, True, variants)
-        results: list[Candidate] = []
-        for v in variants:
-            missing = [b for b in v.bases if not opts.pull and not session.has_image(b)]
-            if missing:
-                results.append(
-                    Candidate(
-                        v,
-                        SKIPPED,
-                        reason=f"base image {missing[0]} is not in the local engine (needs a registry; "
-                        "imgopt pulls only with --pull)",
-                    )
-                )
-                continue
-            if v.text == text and ignore_lines is None:
-                results.append(Candidate(v, NOT_SMALLER, reason="identical to the original"))
-                continue
-            side = build_and_measure(session, v.text, v.target, opts, dockerignore=ignore_lines)
-            if side.measure is None:
-                results.append(Candidate(v, BUILD_FAILED, side, reason=side.error or "build failed"))
-                continue
-            res = run_checks(session, before.measure, side.measure, opts.checks, opts.timeout)
-            changes = config_changes(before.measure, side.measure)
-            failed = [c for c in res if not c.passed]
-            if failed:
-                results.append(Candidate(v, CHECK_FAILED, side, res, failed[0].reason, changes))
-            elif side.measure.size_bytes >= before.measure.size_bytes:
-                results.append(Candidate(v, NOT_SMALLER, side, res, "passes its check but is not smaller", changes))
-            else:
-                results.append(Candidate(v, PASSED, side, res, "smaller and passes its check", changes))
+        evidence = _evidence(df, image if image is not None else before.measure.image, rewrite, context)
+        variants, skipped = _variants(df, targets, rewrite, evidence)
+        results = [
+            _try(session, v, text, before, opts, ignore_lines) for v in variants
+        ]
         passing = [c for c in results if c.status == PASSED]
         chosen = min(passing, key=lambda c: c.size_bytes or 0) if passing else None
+        kept = Side(label, text, replace(before.measure, image=None))
         return Plan(
-            label, text, target, True, tuple(results), skipped, chosen, Side(label, text, before.measure), ignore_text
+            label, text, target, True, tuple(results), skipped, chosen, kept, ignore_text, evidence.pairs.unfixed
         )
+
+
+def _try(
+    session: Any, v: Variant, text: str, before: Side, opts: BuildOptions, ignore_lines: list[str] | None
+) -> Candidate:
+    """Build, measure and check one variant. Whatever goes wrong with it is its result, not the run's."""
+    if before.measure is None:  # pragma: no cover - the caller checked
+        raise BuildError("the original was not built")
+    missing = [b for b in v.bases if not opts.pull and not session.has_image(b)]
+    if missing:
+        why = f"base image {missing[0]} is not in the local engine (needs a registry; imgopt pulls only with --pull)"
+        return Candidate(v, SKIPPED, reason=why)
+    if v.text == text and ignore_lines is None:
+        return Candidate(v, NOT_SMALLER, reason="identical to the original")
+    try:
+        side = build_and_measure(session, v.text, v.target, opts, dockerignore=ignore_lines)
+        if side.measure is None:
+            return Candidate(v, BUILD_FAILED, side, reason=side.error or "build failed")
+        res = run_checks(session, before.measure, side.measure, opts.checks, opts.timeout)
+    except ImgoptError as e:  # the engine refused something about this variant: its failure
+        return Candidate(v, BUILD_FAILED, reason=str(e))
+    after = side.measure
+    changes = config_changes(before.measure, after)
+    removed, added = _package_changes(before.measure.packages, after.packages)
+    measured: tuple[Change, ...] = v.changes
+    other: tuple[tuple[str, int], ...] = ()
+    if before.measure.footprint is not None and after.footprint is not None:
+        measured, other = measure_changes(v.changes, before.measure.footprint, after.footprint)
+    v = replace(v, changes=measured)
+    kw: dict[str, Any] = {"packages_removed": removed, "packages_added": added, "other_savings": other}
+    failed = [c for c in res if not c.passed]
+    if failed:
+        return Candidate(v, CHECK_FAILED, side, res, failed[0].reason, changes, **kw)
+    if after.size_bytes >= before.measure.size_bytes:
+        return Candidate(v, NOT_SMALLER, side, res, "passes its check but is not smaller", changes, **kw)
+    return Candidate(v, PASSED, side, res, "smaller and passes its check", changes, **kw)
+
+
+def _package_changes(
+    before: dict[str, str] | None, after: dict[str, str] | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if before is None or after is None:
+        return (), ()
+    return tuple(sorted(before.keys() - after.keys())), tuple(sorted(after.keys() - before.keys()))
 
 
 __all__ = ["CHOICES", "Candidate", "Plan", "optimize"]

@@ -47,6 +47,23 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return "".join(lines)
 
 
+def apply_tracking(text: str, origin: list[int], edits: list[Edit]) -> tuple[str, list[int]]:
+    """``apply_edits``, and the map from each line of the result to the line of the input it came
+    from (``origin``: the map of ``text``'s lines so far; new lines come from the span's first line,
+    the last one from its last line, so a merged instruction still reaches every input line)."""
+    new_text = apply_edits(text, edits)
+    new_origin = list(origin)
+    for e in sorted(edits, key=lambda e: e.first, reverse=True):
+        n = e.text.count("\n")
+        # new lines come from the span's first line; the last one from its last line, so a merged
+        # instruction still reaches (by end_line) every input line it was made of
+        came_from = [origin[e.first - 1]] * n
+        if n > 1:
+            came_from[-1] = origin[e.last - 1]
+        new_origin[e.first - 1 : e.last] = came_from
+    return new_text, new_origin
+
+
 def stage_of(df: Dockerfile, ins: Instruction) -> Stage | None:
     return df.stages[ins.stage] if 0 <= ins.stage < len(df.stages) else None
 
@@ -225,6 +242,7 @@ __all__ = [
     "Fix",
     "append_command",
     "apply_edits",
+    "apply_tracking",
     "continuation",
     "insert_option",
     "items_between",

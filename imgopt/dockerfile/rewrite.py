@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .edits import Edit, apply_edits
+from .edits import Edit, apply_tracking
 from .model import Dockerfile, Instruction
 from .parser import parse
 from .rules import RULES, Context, Hit, check, pragma_ignores
@@ -20,15 +20,30 @@ from .shell import Command, run_commands
 MAX_ROUNDS = 6
 
 
+SAFE, NEEDS_VERIFY, CHANGES_PACKAGES = "safe", "needs-verify", "changes-packages"
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One applied fix: the rule, the line of the *input* Dockerfile it started from, and what it did."""
+    """One applied fix: the rule (or ``pair-<kind>`` for a fix of a waste pair), the line of the
+    *input* Dockerfile it started from, and what it did.
+
+    ``safety``: ``safe`` (same commands on the same files, same packages), ``needs-verify`` (it
+    moves commands across something they might depend on: only a build and a check can tell) or
+    ``changes-packages`` (it installs other packages). ``paths``: the image paths whose shipped bytes
+    it should remove; after a verified build, ``measured_bytes`` is what it removed and ``note``
+    explains a gap of more than 1 % from ``expected_bytes``."""
 
     rule: str
     line: int
     description: str
     expected_bytes: int | None = None  # what the finding costs in the original image, when measured
     end_line: int = 0  # last input line the change touched (0: just ``line``)
+    safety: str = SAFE
+    paths: frozenset[str] = frozenset()
+    measured_bytes: int | None = None
+    note: str = ""
+    caution: str = ""  # needs-verify: what could differ
 
     @property
     def lines(self) -> range:
@@ -43,11 +58,13 @@ def can_fix(ctx: Context, hit: Hit) -> bool:
 @dataclass(frozen=True)
 class RewriteOptions:
     """What the rewrites need besides the Dockerfile: the build context's .dockerignore patterns
-    (None: none), whether a context is known, and the rules configuration silences."""
+    (None: none), whether a context is known, the rules configuration silences, and whether fixes
+    that change the installed package set may be applied (``packages``)."""
 
     dockerignore: tuple[str, ...] | None = None
     has_context: bool = False
     ignore: frozenset[str] = frozenset()
+    packages: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,9 @@ class Rewrite:
 
 
 HYGIENE = frozenset(rid for rid, r in RULES.items() if r.fix is not None)
+# fixes that install other packages than the original: proposals that need a verified build
+ALTERS_PACKAGES = frozenset(rid for rid in HYGIENE if RULES[rid].alters_packages)
+SAME_PACKAGES = HYGIENE - ALTERS_PACKAGES
 
 
 def hygiene(
@@ -110,10 +130,11 @@ def hygiene(
             edits += fix.edits
             done.add(key)
             end = max(origin[min(e.last, len(origin)) - 1] for e in fix.edits)
-            changes.append(Change(hit.rule, key[1], fix.description, end_line=max(end, key[1])))
+            safety = CHANGES_PACKAGES if hit.rule in ALTERS_PACKAGES else SAFE
+            changes.append(Change(hit.rule, key[1], fix.description, end_line=max(end, key[1]), safety=safety))
         if not edits:
             break
-        text, origin = _apply_tracking(text, origin, edits)
+        text, origin = apply_tracking(text, origin, edits)
         current = parse(text, df.path)
     ctx = Context(current, frozenset(current.reaching_final()), dockerignore, has_context)
     merged: dict[tuple[str, int], Change] = {}
@@ -129,20 +150,6 @@ def hygiene(
         )
     ordered = tuple(sorted(merged.values(), key=lambda c: c.line))
     return Rewrite(text, ordered, tuple(wanted(current, ctx)), tuple(origin))
-
-
-def _apply_tracking(text: str, origin: list[int], edits: list[Edit]) -> tuple[str, list[int]]:
-    new_text = apply_edits(text, edits)
-    new_origin = list(origin)
-    for e in sorted(edits, key=lambda e: e.first, reverse=True):
-        n = e.text.count("\n")
-        # new lines come from the span's first line; the last one from its last line, so a merged
-        # instruction still reaches (by end_line) every input line it was made of
-        span = [origin[e.first - 1]] * n
-        if n > 1:
-            span[-1] = origin[e.last - 1]
-        new_origin[e.first - 1 : e.last] = span
-    return new_text, new_origin
 
 
 def unified_diff(before: str, after: str, name: str = "Dockerfile") -> str:
@@ -189,8 +196,13 @@ def _run_cmds(ins: Instruction) -> list[Command]:
 
 
 __all__ = [
+    "ALTERS_PACKAGES",
+    "CHANGES_PACKAGES",
     "Change",
     "HYGIENE",
+    "NEEDS_VERIFY",
+    "SAFE",
+    "SAME_PACKAGES",
     "Rewrite",
     "RewriteOptions",
     "can_fix",

@@ -15,7 +15,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,12 +23,12 @@ from typing import Any
 from .edits import Edit, apply_edits
 from .model import Dockerfile, Instruction, Stage
 from .parser import parse
-from .rewrite import Change, Rewrite, RewriteOptions, hygiene
+from .rewrite import HYGIENE, SAME_PACKAGES, Change, Rewrite, RewriteOptions, hygiene
 from .rules import TOOLCHAIN_PACKAGES, Context, check
 from .shell import Command, commands, is_pip_install, join_top, run_commands, split_top
 
 NO_OPTIONS = RewriteOptions()
-TARGETS = ("hygiene", "slim", "alpine", "multistage", "distroless")
+TARGETS = ("hygiene", "aggressive", "slim", "alpine", "multistage", "distroless")
 FLAVOURS = ("slim", "alpine", "jre", "distroless", "windowsservercore", "nanoserver")
 RUNTIME_KEYWORDS = frozenset(
     {"ENV", "WORKDIR", "USER", "EXPOSE", "LABEL", "ENTRYPOINT", "CMD", "STOPSIGNAL", "HEALTHCHECK", "VOLUME", "SHELL"}
@@ -171,7 +171,8 @@ def _bases(df: Dockerfile) -> tuple[str, ...]:
 
 
 def _hygiene(df: Dockerfile, opts: RewriteOptions) -> Rewrite:
-    return hygiene(df, dockerignore=opts.dockerignore, has_context=opts.has_context, ignore=opts.ignore)
+    rules = HYGIENE if opts.packages else SAME_PACKAGES
+    return hygiene(df, dockerignore=opts.dockerignore, has_context=opts.has_context, ignore=opts.ignore, rules=rules)
 
 
 def _start(df: Dockerfile, opts: RewriteOptions) -> tuple[Dockerfile, list[Change], Callable[[int], int]]:
@@ -187,6 +188,15 @@ def _finish(target: str, text: str, changes: list[Change], warnings: list[str]) 
 
 # ---------------------------------------------------------------------------------------------
 # targets
+
+
+def aggressive_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
+    """Hygiene plus the fixes that change the installed package set (``--no-install-recommends``):
+    what the package set loses may be what the program needs, so only a verified build proves it."""
+    out = hygiene_variant(df, replace(opts, packages=True))
+    if out.text == hygiene_variant(df, replace(opts, packages=False)).text:
+        raise NotApplicable("no fix beyond hygiene changes the package set")
+    return replace(out, target="aggressive")
 
 
 def hygiene_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
@@ -666,6 +676,8 @@ def make_variant(df: Dockerfile, target: str, opts: RewriteOptions = NO_OPTIONS)
     """One target's variant; NotApplicable when the target does not apply."""
     if target == "hygiene":
         return hygiene_variant(df, opts)
+    if target == "aggressive":
+        return aggressive_variant(df, opts)
     if target == "slim":
         return slim_variant(df, opts)
     if target == "alpine":

@@ -20,6 +20,7 @@ class CostReport:
     findings: tuple[Finding, ...]  # sorted by bytes, largest first; unmeasurable ones last
     total_bytes: int  # what fixing all of them would save (each byte counted once)
     unmatched_lines: tuple[int, ...]  # finding lines no layer of the image came from
+    paths: tuple[frozenset[str], ...] = ()  # per finding (same order): the image paths its bytes are in
 
 
 def quantify(findings: Sequence[Finding], analysis: Analysis) -> CostReport:
@@ -36,17 +37,17 @@ def quantify(findings: Sequence[Finding], analysis: Analysis) -> CostReport:
     cat = Categorizer()
     counted: set[tuple[object, ...]] = set()
     total = 0
-    out: list[Finding] = []
+    out: list[tuple[Finding, frozenset[str]]] = []
     unmatched: list[int] = []
     for f in findings:
         cost = RULES[f.rule].cost
         layer = layer_of_line.get(f.line)
         if cost.kind == "none":
-            out.append(with_cost(f, None, Measured("none", None)))
+            out.append((with_cost(f, None, Measured("none", None)), frozenset()))
             continue
         if layer is None:
             unmatched.append(f.line)
-            out.append(with_cost(f, None, Measured("unmatched", None)))
+            out.append((with_cost(f, None, Measured("unmatched", None)), frozenset()))
             continue
         keys: list[tuple[tuple[object, ...], int]]
         if cost.kind == "paths":
@@ -73,9 +74,9 @@ def quantify(findings: Sequence[Finding], analysis: Analysis) -> CostReport:
             if key not in counted:
                 counted.add(key)
                 total += b
-        out.append(with_cost(f, nbytes, Measured(cost.kind, layer)))
-    out.sort(key=lambda f: (f.bytes is None, -(f.bytes or 0), f.line))
-    return CostReport(tuple(out), total, tuple(unmatched))
+        out.append((with_cost(f, nbytes, Measured(cost.kind, layer)), frozenset(str(k[-1]) for k, _ in keys)))
+    out.sort(key=lambda t: (t[0].bytes is None, -(t[0].bytes or 0), t[0].line))
+    return CostReport(tuple(f for f, _ in out), total, tuple(unmatched), tuple(p for _, p in out))
 
 
 __all__ = ["CostReport", "quantify"]

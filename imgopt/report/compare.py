@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.diff import DiffEntry, ImageDiff
-from ..build.compare import CheckResult, Comparison, Measure, Side
+from ..build.compare import DEFAULT_CHECK, CheckResult, Comparison, Measure, Side, stdout_diff
 from ..build.engine import Run
 from ..build.optimize import Candidate, Plan
 from ..dockerfile.rewrite import Change
@@ -89,7 +89,16 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 
 def change_dict(c: Change) -> dict[str, object]:
-    return {"rule": c.rule, "line": c.line, "description": c.description, "expected_bytes": c.expected_bytes}
+    return {
+        "rule": c.rule,
+        "line": c.line,
+        "description": c.description,
+        "expected_bytes": c.expected_bytes,
+        "measured_bytes": c.measured_bytes,
+        "safety": c.safety,
+        "caution": c.caution or None,
+        "note": c.note or None,
+    }
 
 
 def variant_dict(v: Variant) -> dict[str, object]:
@@ -114,6 +123,8 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
         "build_seconds": round(m.build_seconds, 2) if m else None,
         "check": {"passed": c.check_passed, "results": [check_dict(r) for r in c.checks]},
         "config_changes": _config_changes(c.config_changes),
+        "packages": {"removed": list(c.packages_removed), "added": list(c.packages_added)},
+        "other_savings": [{"path": "/" + p, "bytes": b} for p, b in c.other_savings],
         **{k: v for k, v in variant_dict(c.variant).items() if k != "target"},
     }
 
@@ -141,6 +152,16 @@ def plan_dict(p: Plan) -> dict[str, Any]:
         "new_dockerfile": p.text,
         "variants": [candidate_dict(c) for c in p.candidates],
         "not_applicable": p.skipped,
+        "unfixed": [
+            {
+                "shipped_by": u.pair.shipped_by,
+                "made_unreachable_by": u.pair.made_unreachable_by,
+                "cause": u.pair.cause,
+                "bytes": u.pair.bytes,
+                "reason": u.reason,
+            }
+            for u in p.unfixed
+        ],
     }
 
 
@@ -253,14 +274,21 @@ def comparison_text(c: Comparison, fmt: str = "simple") -> str:
     headers = ["", f"before ({c.before.label})", f"after ({c.after.label})", "change"]
     out = [_table(comparison_rows(c), headers, fmt), ""]
     for r in c.checks:
-        out.append(f"{'passed' if r.passed else 'FAILED'}: {r.name}: {r.reason}")
-        if not r.passed and (r.after.stderr or r.after.stdout):
-            tail = (r.after.stderr or r.after.stdout).strip().splitlines()[-3:]
-            out += [f"    {ln}" for ln in tail]
+        out += _check_lines(r)
     for key, (a, b) in c.config_changes.items():
         out.append(f"config {key}: {a!r} -> {b!r}")
     out.append(("**" if fmt == "github" else "") + verdict(c) + ("**" if fmt == "github" else ""))
     return "\n".join(out) + "\n"
+
+
+def _check_lines(r: CheckResult) -> list[str]:
+    out = [f"{'passed' if r.passed else 'FAILED'}: {r.name}: {r.reason}"]
+    if not r.passed and r.name == DEFAULT_CHECK and r.before.exit_code == r.after.exit_code:
+        out += [f"    {ln}" for ln in stdout_diff(r).splitlines()]
+    elif not r.passed and (r.after.stderr or r.after.stdout):
+        tail = (r.after.stderr or r.after.stdout).strip().splitlines()[-3:]
+        out += [f"    {ln}" for ln in tail]
+    return out
 
 
 def comparison_markdown(c: Comparison) -> str:
@@ -310,15 +338,59 @@ def plan_text(p: Plan, fmt: str = "simple") -> str:
             out.append(f"proposed: {p.chosen.target} (not built: run with --verify to build and check it)")
         out.append("")
         for ch in p.changes:
-            cost = f" [{human(ch.expected_bytes)} in the original]" if ch.expected_bytes else ""
-            out.append(f"  line {ch.line}: {ch.rule}: {ch.description}{cost}")
+            out.append(f"  line {ch.line}: {ch.rule}: {ch.description}{_cost(ch)}")
+            if ch.note:
+                out.append(f"      {ch.note}")
         for w in p.chosen.variant.warnings:
             out.append(f"  warning: {w}")
+        out += _package_lines(p.chosen, "  ")
+        if p.chosen.other_savings:
+            other = ", ".join(f"/{path} {_signed(b)}" for path, b in p.chosen.other_savings[:3])
+            out.append(f"  also changed, by no change above: {other}")
         out.append("")
         out.append(p.diff.rstrip("\n") if p.diff else "(the Dockerfile is unchanged)")
+    for c in p.candidates:
+        failed = [r for r in c.checks if not r.passed]
+        if failed:
+            out += ["", f"{c.target} failed its check:", *("  " + ln for r in failed for ln in _check_lines(r))]
+    others = [c for c in p.candidates if c is not p.chosen and (c.packages_removed or c.packages_added)]
+    for c in others:
+        out += ["", f"{c.target}:", *_package_lines(c, "  ")]
+    if p.unfixed:
+        out += ["", "reclaimable bytes no rewrite addresses:"]
+        for u in p.unfixed[:10]:
+            out.append(
+                f"  layer {u.pair.shipped_by} -> layer {u.pair.made_unreachable_by} ({u.pair.cause}, "
+                f"{human(u.pair.bytes)}): {u.reason}"
+            )
     if p.dockerignore:
         out += ["", "proposed .dockerignore (the context has none):", p.dockerignore.rstrip("\n")]
     return "\n".join(out) + "\n"
+
+
+def _cost(ch: Change) -> str:
+    if not ch.expected_bytes and ch.measured_bytes is None:
+        return "" if ch.safety == "safe" else f" ({ch.safety})"
+    parts = []
+    if ch.expected_bytes:
+        parts.append(f"{human(ch.expected_bytes)} in the original")
+    if ch.measured_bytes is not None:
+        parts.append(f"{human(ch.measured_bytes)} saved")
+    safety = "" if ch.safety == "safe" else f" ({ch.safety})"
+    return f" [{', '.join(parts)}]{safety}"
+
+
+def _signed(n: int) -> str:
+    return ("-" if n > 0 else "+") + human(abs(n))
+
+
+def _package_lines(c: Candidate, indent: str) -> list[str]:
+    out = []
+    if c.packages_removed:
+        out.append(f"{indent}packages removed: {', '.join(c.packages_removed)} (from the package database)")
+    if c.packages_added:
+        out.append(f"{indent}packages added: {', '.join(c.packages_added)}")
+    return out
 
 
 def plan_markdown(p: Plan) -> str:

@@ -108,6 +108,7 @@ rule(
         "DL3015",
         on_run=_recommends,
         fix=_fix_recommends,
+        alters_packages=True,  # recommended packages may be what the software needs (cmake -> make)
         why=(
             "Recommended packages are often documentation, GUIs or optional plugins; on Debian-based "
             "images they commonly double the install size."

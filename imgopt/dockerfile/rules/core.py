@@ -119,6 +119,7 @@ class Rule:
     fix: Fixer | None = None
     fix_order: int = 99
     dockerignore_fix: bool = False
+    alters_packages: bool = False  # the fix installs other packages: a proposal until a verified build
     target: str | None = None
     fix_doc: str | None = None  # how it is fixed, when no fixer and no target says it
     why: str = ""

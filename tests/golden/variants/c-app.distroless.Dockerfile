@@ -2,7 +2,7 @@
 # warning: distroless has no package manager: zlib1g must come from the base
 # A C program compiled in the final stage against zlib: gcc and the -dev packages ship with it.
 FROM debian:bookworm AS builder
-RUN apt-get update && apt-get install --no-install-recommends -y gcc libc6-dev zlib1g-dev && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y gcc libc6-dev zlib1g-dev && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY crc.c /src/crc.c
 RUN gcc -O2 -o /usr/local/bin/crc /src/crc.c -lz
 CMD ["crc", "imgopt proves its advice"]

@@ -4,7 +4,7 @@
 # headers and apt's lists all ship in the final image.
 FROM debian:bookworm-slim
 RUN apt-get update && \
-    apt-get install --no-install-recommends -y python3 python3-pip python3-dev python3-setuptools python3-wheel gcc && \
+    apt-get install -y python3 python3-pip python3-dev python3-setuptools python3-wheel gcc && \
     apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . /src

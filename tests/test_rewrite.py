@@ -7,7 +7,7 @@ import os
 
 import dockerfile as buildkit
 import pytest
-from conftest import ROOT, golden
+from conftest import ROOT, golden, shell_errors
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -163,6 +163,12 @@ SNIPPETS = [
     "useradd -u 12345678 svc",
     "make || echo failed; true",
     "echo a | grep a",
+    'if [ -n "$CI" ]; then apt-get update && apt-get install -y curl; else echo offline; fi',
+    "for p in flask requests; do pip install $p; done",
+    'case "$(uname -m)" in x86_64) apt-get install -y gcc;; *) true;; esac',
+    "apt-get update && `# the lists` apt-get install -y jq",
+    "apt-get dist-clean",
+    "yarn --version",
 ]
 
 
@@ -190,7 +196,7 @@ def size_dockerfiles(draw: st.DrawFn) -> str:
         else:
             lines.append("")
     lines.append('CMD ["app"]')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + ("\n" if draw(st.booleans()) else "")
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -200,6 +206,8 @@ def test_generated_rewrites_are_valid_idempotent_and_complete(text: str) -> None
     result = hygiene(parse(text))
     after = parse(result.text)
     assert after.render() == result.text
+    assert not shell_errors(result.text)  # every generated input's RUNs are valid shell
+    assert result.text.endswith("\n") == text.endswith("\n")  # the untouched CMD line keeps its end
     assert [c.cmd.upper() for c in buildkit.parse_string(result.text)] == [i.keyword for i in after.instructions]
     # a second pass changes nothing, and nothing a fixer could fix is left
     assert hygiene(after).text == result.text
@@ -210,3 +218,58 @@ def test_generated_rewrites_are_valid_idempotent_and_complete(text: str) -> None
     assert [i.raw for i in parse(text).instructions if i.keyword in keep] == [
         i.raw for i in after.instructions if i.keyword in keep
     ]
+
+
+def test_every_output_run_is_valid_shell_when_the_input_was() -> None:
+    """sh -n over every RUN of every hygiene result and every variant of the corpus and the projects."""
+    from imgopt.dockerfile.variants import make_variants
+
+    paths = CORPUS + glob.glob(os.path.join(ROOT, "fixtures", "projects", "*", "Dockerfile"))
+    paths += glob.glob(os.path.join(ROOT, "tests", "golden", "variant-inputs", "*.Dockerfile"))
+    checked = 0
+    for path in paths:
+        with open(path) as f:
+            text = f.read()
+        if shell_errors(text):
+            continue
+        outputs = [hygiene(parse(text)).text] + [v.text for v in make_variants(parse(text))[0]]
+        for out in outputs:
+            assert not shell_errors(out), (path, out)
+            checked += 1
+    assert checked > 60
+
+
+def test_commands_after_reserved_words_are_linted_and_kept_valid() -> None:
+    text = (
+        "FROM debian:bookworm\n"
+        'RUN if [ "$(uname -m)" = x86_64 ]; then \\\n'
+        "      apt-get update && apt-get install -y gcc; \\\n"
+        "    else \\\n"
+        "      echo skipped; \\\n"
+        "    fi\n"
+        "RUN apt-get update \\\n"
+        " && `# only what the build needs` apt-get install -y make \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+    rules = {(f.rule, f.line) for f in lint(parse(text))}
+    assert {("IMG101", 2), ("IMG102", 2), ("IMG142", 2), ("IMG102", 7), ("IMG142", 7)} <= rules
+    assert ("IMG101", 7) not in rules  # the lists are deleted in that RUN
+    out = hygiene(parse(text)).text
+    assert "apt-get install --no-install-recommends -y gcc" in out and not shell_errors(out)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [("--network=none", ""), ("--mount=type=cache,target=/root/.cache", ""), ("--network=none", "--network=host")],
+)
+def test_runs_with_different_flags_are_never_merged(flags: tuple[str, str]) -> None:
+    from imgopt.dockerfile.edits import merge_runs
+
+    a, b = flags
+    text = f"FROM debian:bookworm\nRUN {a} apt-get update\nRUN {b} apt-get install -y curl\n".replace("  ", " ")
+    df = parse(text)
+    runs = [i for i in df.instructions if i.keyword == "RUN"]
+    assert merge_runs(df, runs) is None
+    assert "IMG109" not in {f.rule for f in lint(df)}
+    out = hygiene(df).text
+    assert out.count("RUN ") == 2 and not shell_errors(out)

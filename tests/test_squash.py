@@ -201,3 +201,14 @@ def test_waste_pairs_map_to_dockerfile_lines(tmp_path: str) -> None:
     assert caches["shipped_by"]["instruction"]["line"] == 2
     assert caches["made_unreachable_by"]["instruction"]["line"] == 4
     assert by_cause[(0, "deleted")]["shipped_by"]["instruction"]["status"] == "base-image"
+
+
+def test_without_hashes_same_content_is_guessed_from_mtime(tmp_path: str) -> None:
+    """Same size and mode change, but another mtime: a rewrite with new content (overwritten)."""
+    layers = [
+        [("file", "f", b"s" * 100, {"mtime": 1_000})],
+        [("file", "f", b"s" * 100, {"mtime": 2_000, "mode": 0o600})],
+    ]
+    assert _analyze(tmp_path, layers).waste_by_cause == {"overwritten": 100, "deleted": 0, "metadata-only": 0}
+    same = [layers[0], [("file", "f", b"s" * 100, {"mtime": 1_000, "mode": 0o600})]]
+    assert _analyze(tmp_path, same).waste_by_cause == {"overwritten": 0, "deleted": 0, "metadata-only": 100}

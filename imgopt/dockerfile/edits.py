@@ -34,10 +34,10 @@ class Fix:
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Replace line spans, bottom-up. Spans must not overlap."""
+    """Replace line spans, bottom-up. Spans must not overlap. Every line no edit touches stays
+    byte-identical, the last one's (missing) newline included; a replaced line becomes exactly
+    the edit's text."""
     lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
     ordered = sorted(edits, key=lambda e: (e.first, e.last))
     for a, b in zip(ordered, ordered[1:], strict=False):
         if b.first <= a.last:

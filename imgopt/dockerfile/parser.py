@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from ..errors import DockerfileError, UsageError
+from ..platforms import platform_args
 from .model import Blank, Comment, Dockerfile, Flag, Heredoc, Instruction, Item, Stage
 
 KEYWORDS = frozenset(
@@ -252,7 +253,7 @@ def parse(text: str, path: str | None = None) -> Dockerfile:
 def _assemble(text: str, items: list[Item], directives: dict[str, str], escape: str, path: str | None) -> Dockerfile:
     instructions = [i for i in items if isinstance(i, Instruction)]
     global_args = tuple(i for i in instructions if i.stage < 0)
-    env: dict[str, str] = {}
+    env: dict[str, str] = platform_args()  # FROM base-$TARGETOS works without declaring it
     for arg in global_args:
         for word in arg.args.split():
             key, eq, value = word.partition("=")

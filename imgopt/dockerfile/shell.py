@@ -86,10 +86,19 @@ def shell_words(text: str) -> list[str]:
         return text.replace("&&", " && ").replace(";", " ; ").replace("||", " || ").split()
 
 
+# reserved words that open a compound command: what follows them is a command
+OPENERS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{"})
+# words that start no command: closers, and the heads of for/select/case (their words are data)
+NOT_COMMANDS = frozenset({"fi", "done", "esac", "}", "for", "select", "case", "in", "function"})
+# a backtick command substitution holding only a comment: the Dockerfile idiom for a comment
+# inside a continued RUN (`# why`); it expands to nothing
+_BACKTICK_COMMENT = re.compile(r"`[ \t]*#[^`\n]*`")
+
+
 def _strip_prefix(words: list[str]) -> list[str]:
     while words:
         w = words[0]
-        if _ASSIGN.match(w):
+        if w in OPENERS or _ASSIGN.match(w):
             words = words[1:]
         elif posixpath.basename(w) in WRAPPERS:
             words = words[1:]
@@ -106,11 +115,19 @@ def commands(script: str, depth: int = 0, *, expand_shells: bool = True) -> list
     # newlines separate commands (continuations were joined by the Dockerfile parser already)
     for line in re.split(r"(?<!\\)\n", script):
         current: list[str] = []
-        for w in [*shell_words(line.replace("\\\n", " ")), ";"]:
+        parens = 0
+        for w in [*shell_words(_BACKTICK_COMMENT.sub(" ", line.replace("\\\n", " "))), ";"]:
             if w in SEPARATORS or (len(w) > 1 and set(w) <= set(";&|")):
+                if w == "(":
+                    parens += 1
+                elif w == ")":
+                    if parens == 0:
+                        current = []  # `pattern)` of a case: the words before it are a pattern
+                        continue
+                    parens -= 1
                 words = _strip_prefix(current)
                 current = []
-                if not words:
+                if not words or words[0] in NOT_COMMANDS:
                     continue
                 cmd = Command(tuple(words))
                 if expand_shells and cmd.name in _SHELLS and depth < 3:

@@ -243,8 +243,21 @@ _APT = ("apt-get", "apt", "aptitude")
 _RPM = ("yum", "dnf", "microdnf")
 
 
+_OPENING = re.compile(r"^((?:(?:if|then|else|elif|do|while|until|!|\{)\s+)*)(.*)$", re.S)
+
+
 def _to_apk_segment(seg: str, warnings: list[str], line: int, extra: set[str]) -> str | None:
-    """One top-level command converted for Alpine; None drops it; the text itself when unrelated."""
+    """One top-level command converted for Alpine; None drops it; the text itself when unrelated.
+    A reserved word in front (``then apt-get install ...``) stays, and a dropped command behind one
+    becomes ``true``, so the shell stays valid."""
+    m = _OPENING.match(seg)
+    if m is not None and m.group(1):
+        rest = _to_apk_command(m.group(2), warnings, line, extra)
+        return m.group(1) + (rest if rest is not None else "true")
+    return _to_apk_command(seg, warnings, line, extra)
+
+
+def _to_apk_command(seg: str, warnings: list[str], line: int, extra: set[str]) -> str | None:
     c = _simple(seg)
     if c is None:
         return seg

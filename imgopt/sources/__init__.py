@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from ..errors import ImageNotFound, ReferenceError_
 from ..model import Image
-from .archive import host_platform, read_oci_dir, read_tar_file
+from ..platforms import host_platform
+from .archive import read_oci_dir, read_tar_file
 from .core import ContentPlan, ImageRef, Probe, Read, ReadOptions
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon")

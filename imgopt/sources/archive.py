@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import platform as _platform
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from ..errors import (
     UsageError,
 )
 from ..model import HistoryEntry, Image, ImageConfig, Layer
+from ..platforms import host_platform
 from .core import Blob, BlobStore, ContentPlan, Read
 from .streams import FileSource, GzipCounter, Source, decoded
 from .tar import TarReader, normalize, parse_layer
@@ -206,21 +206,6 @@ def _blob_name(digest: str) -> str:
     if not sep or not alg or not hexpart or "/" in hexpart or "/" in alg:
         raise CorruptArchive(f"bad digest {digest!r}")
     return f"blobs/{alg}/{hexpart}"
-
-
-def host_platform() -> str:
-    machine = _platform.machine().lower()
-    arch = {
-        "x86_64": "amd64",
-        "amd64": "amd64",
-        "aarch64": "arm64",
-        "arm64": "arm64",
-        "armv7l": "arm/v7",
-        "ppc64le": "ppc64le",
-        "s390x": "s390x",
-        "i686": "386",
-    }.get(machine, machine)
-    return f"linux/{arch}"
 
 
 def _platform_str(p: dict[str, Any]) -> str:

@@ -65,9 +65,9 @@ class TarHeader:
 
 
 def _num(field: bytes, what: str) -> int:
-    if field[:1] >= b"\x80":  # GNU base-256
+    if field[:1] >= b"\x80":  # GNU base-256: 0x80 then the value; 0xff then a two's complement (negative)
         n = int.from_bytes(field[1:], "big")
-        return -n if field[0] & 0x40 else n
+        return n - 256 ** (len(field) - 1) if field[0] == 0xFF else n
     try:
         return int(field.rstrip(b"\0 ") or b"0", 8)
     except ValueError:

@@ -64,11 +64,25 @@ def test_moving_commands_that_may_read_the_environment_needs_verify(tmp_path: st
     assert fix.safety == NEEDS_VERIFY and "USER at line 3" in fix.caution
 
 
-def test_a_variable_the_moved_commands_use_blocks_the_merge(tmp_path: str) -> None:
+def test_an_arg_is_hoisted_when_only_later_commands_use_it(tmp_path: str) -> None:
     text = f'FROM debian:bookworm-slim\nRUN {DOWNLOAD}\nARG KEEP=/tmp/pkg.tgz\nRUN rm "$KEEP"\n'
     plan = _plan(str(tmp_path), text, [(_run(DOWNLOAD), PKG), (_run('rm "$KEEP"'), [("whiteout", "tmp/pkg.tgz")])])
-    assert not plan.fixes and len(plan.unfixed) == 1
-    assert "uses $KEEP, set at line 3" in plan.unfixed[0].reason
+    fix = plan.fixes[0]
+    assert fix.safety == NEEDS_VERIFY and "commands from line 2 run after ARG at line 3" in fix.caution
+    assert apply_edits(text, fix.edits).startswith(f"FROM debian:bookworm-slim\nARG KEEP=/tmp/pkg.tgz\nRUN {DOWNLOAD}")
+
+
+def test_a_variable_both_sides_use_blocks_the_merge(tmp_path: str) -> None:
+    text = (
+        f"FROM debian:bookworm-slim\nENV MODE=fetch\nRUN echo $MODE && {DOWNLOAD}\nENV MODE=clean\n"
+        "RUN echo $MODE && rm /tmp/pkg.tgz\n"
+    )
+    steps = [
+        (_run(f"echo $MODE && {DOWNLOAD}"), PKG),
+        (_run("echo $MODE && rm /tmp/pkg.tgz"), [("whiteout", "tmp/pkg.tgz")]),
+    ]
+    plan = _plan(str(tmp_path), text, steps)
+    assert not plan.fixes and "line 5 uses $MODE, set at line 4" in plan.unfixed[0].reason
 
 
 def test_a_copy_between_the_two_runs_blocks_the_merge(tmp_path: str) -> None:

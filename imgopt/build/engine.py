@@ -153,6 +153,7 @@ class Session:
         self.prefix = prefix
         self.run_id = _run_id(run_id or os.environ.get("IMGOPT_RUN_ID") or uuid.uuid4().hex[:12])
         self.labels = {RUN_LABEL: self.run_id}
+        self._session = uuid.uuid4().hex[:8]
         self.tags: list[str] = []
         self.containers: list[str] = []
         self.keep = keep
@@ -183,7 +184,8 @@ class Session:
 
     def new_tag(self, name: str) -> str:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.lower())[:60]
-        tag = f"{self.prefix}/{safe}:{self.run_id}"
+        # the run id labels; the tag is also unique per session (several sessions may share a run id)
+        tag = f"{self.prefix}/{safe}:{self.run_id}-{self._session}"
         self.tags.append(tag)
         return tag
 

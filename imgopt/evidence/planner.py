@@ -106,16 +106,6 @@ class _Span:
     last: int
 
 
-def _moved_commands(seq: Sequence[Instruction]) -> list[tuple[Instruction, list[Instruction]]]:
-    """For each environment instruction inside the span, the RUNs after it (whose commands the
-    merge moves before it)."""
-    out = []
-    for k, ins in enumerate(seq):
-        if ins.keyword in ENVIRONMENT:
-            out.append((ins, [x for x in seq[k + 1 :] if x.keyword == "RUN"]))
-    return out
-
-
 def _names(ins: Instruction) -> list[str]:
     """Variables an ENV or ARG instruction sets."""
     if ins.keyword == "ARG":
@@ -126,38 +116,63 @@ def _names(ins: Instruction) -> list[str]:
     return [w.split("=", 1)[0] for w in words if "=" in w]
 
 
-def _merge_safety(seq: Sequence[Instruction]) -> tuple[str, str]:
-    """SAFE, or NEEDS_VERIFY with what could differ, for moving the RUNs of ``seq`` ahead of the
-    environment instructions between them."""
-    cautions = []
-    for env, runs in _moved_commands(seq):
-        if not runs:
+def _crossing(env: Instruction, runs: Sequence[Instruction], where: str) -> tuple[str, str]:
+    """What moving the commands of ``runs`` across ``env`` costs: (SAFE, ""), (NEEDS_VERIFY, what
+    could differ), or ("", why it cannot be done)."""
+    if not runs:
+        return SAFE, ""
+    cmds = [c for r in runs for c in commands(r.args)]
+    blind = all(c.name in ENV_BLIND for c in cmds)
+    first = runs[0].line
+    if env.keyword in ("ENV", "ARG"):
+        for n in _names(env):
+            user = next((r for r in runs if re.search(rf"\$\{{?{re.escape(n)}\b", r.args)), None)
+            if user is not None:
+                return "", f"line {user.line} uses ${n}, set at line {env.line}"
+        if blind:
+            return SAFE, ""
+        return NEEDS_VERIFY, f"commands from line {first} run {where} {env.keyword} at line {env.line}"
+    if env.keyword == "WORKDIR":
+        relative = any(not w.startswith(("/", "$", "-")) for c in cmds for w in c.positional())
+        if blind and not relative:
+            return SAFE, ""
+        return NEEDS_VERIFY, f"commands from line {first} run {where} WORKDIR at line {env.line}"
+    return NEEDS_VERIFY, f"commands from line {first} run as another user ({where} USER at line {env.line})"
+
+
+def _placements(seq: Sequence[Instruction]) -> tuple[list[Instruction], list[Instruction], str, str]:
+    """Where the instructions between merged RUNs go: above the merged RUN (hoisted: the commands
+    before them now see them) or below it (sunk: the commands after them no longer see them), each
+    where it is safest. Returns (hoisted, sunk, safety, caution), or safety "" with why not."""
+    hoisted: list[Instruction] = []
+    sunk: list[Instruction] = []
+    cautions: list[str] = []
+    for k, ins in enumerate(seq):
+        if ins.keyword == "RUN":
             continue
-        cmds = [c for r in runs for c in commands(r.args)]
-        blind = all(c.name in ENV_BLIND for c in cmds)
-        if env.keyword in ("ENV", "ARG"):
-            names = _names(env)
-            used = [n for n in names if any(re.search(rf"\$\{{?{re.escape(n)}\b", r.args) for r in runs)]
-            if used:
-                return "", f"line {runs[0].line} uses ${used[0]}, set at line {env.line}"
-            if not blind:
-                cautions.append(f"commands from line {runs[0].line} run before {env.keyword} at line {env.line}")
-        elif env.keyword == "WORKDIR":
-            relative = [
-                w for c in cmds for w in c.positional() if not w.startswith(("/", "$", "-")) and c.name in ENV_BLIND
-            ]
-            if not blind or relative:
-                cautions.append(f"commands from line {runs[0].line} run before WORKDIR at line {env.line}")
-        elif env.keyword == "USER":
-            cautions.append(f"commands from line {runs[0].line} run as the user before USER at line {env.line}")
-    if cautions:
-        return NEEDS_VERIFY, "; ".join(cautions)
-    return SAFE, ""
+        if ins.keyword in INVISIBLE:
+            sunk.append(ins)
+            continue
+        before = [x for x in seq[:k] if x.keyword == "RUN"]
+        after = [x for x in seq[k + 1 :] if x.keyword == "RUN"]
+        sink = _crossing(ins, after, "before")
+        hoist = _crossing(ins, before, "after")
+        options = [(v, why, place) for (v, why), place in ((sink, sunk), (hoist, hoisted)) if v]
+        if not options:
+            return [], [], "", sink[1]
+        v, why, place = min(options, key=lambda o: o[0] != SAFE)  # safe first; sinking on a tie
+        place.append(ins)
+        if v == NEEDS_VERIFY:
+            cautions.append(why)
+    sunk_env = [x for x in sunk if x.keyword in ENVIRONMENT]
+    if hoisted and sunk_env and sunk_env[0].line < hoisted[-1].line:  # two of them would trade places
+        return [], [], "", f"lines {sunk_env[0].line} and {hoisted[-1].line} would change places"
+    return hoisted, sunk, (NEEDS_VERIFY if cautions else SAFE), "; ".join(cautions)
 
 
 def _merge(df: Dockerfile, span: _Span) -> tuple[Edit | None, str, str]:
-    """The edit that merges the span's RUNs (metadata instructions move below the merged RUN),
-    its safety and caution; or (None, "", why not)."""
+    """The edit that merges the span's RUNs (the metadata instructions between them move above or
+    below the merged RUN), its safety and caution; or (None, "", why not)."""
     seq = span.stage.instructions[span.first : span.last + 1]
     runs = [x for x in seq if x.keyword == "RUN"]
     others = [x for x in seq if x.keyword != "RUN"]
@@ -171,11 +186,11 @@ def _merge(df: Dockerfile, span: _Span) -> tuple[Edit | None, str, str]:
     edit = merge_runs(df, runs)
     if edit is None:  # pragma: no cover - mergeable() said yes
         return None, "", "the RUNs cannot be merged"
-    safety, caution = _merge_safety(seq)
+    hoisted, sunk, safety, caution = _placements(seq)
     if not safety:
         return None, "", caution
-    moved = "".join(x.raw for x in others)
-    return Edit(seq[0].line, seq[-1].end_line, edit.text + moved), safety, caution
+    text = "".join(x.raw for x in hoisted) + edit.text + "".join(x.raw for x in sunk)
+    return Edit(seq[0].line, seq[-1].end_line, text), safety, caution
 
 
 def _span_pairs(span: _Span, pairs: Sequence[WastePair], layer_of: dict[int, int]) -> list[WastePair]:

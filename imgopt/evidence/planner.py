@@ -17,6 +17,10 @@ instructions are in the same stage gets one of these fixes:
 ``drop-copy``
     A is a COPY/ADD whose every byte a later COPY/ADD overwrites before any RUN could read it.
 
+Besides the pairs, a RUN that installs packages and leaves the package manager's cache in the
+final filesystem (``clean-cache``: Debian bases not made by Docker keep every downloaded ``.deb``)
+empties it in the same RUN.
+
 A fix is ``safe`` only when the rewrite provably runs the same commands on the same files: merging
 RUNs that are next to each other, or moving across instructions the moved commands cannot see. When
 commands move across an ENV, ARG, WORKDIR or USER they might depend on, the fix is ``needs-verify``:
@@ -33,10 +37,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..analysis import Analysis, WastePair
-from ..dockerfile.edits import Edit, merge_runs, mergeable, stage_of
+from ..analysis.categories import compile_globs
+from ..dockerfile.edits import Edit, append_command, merge_runs, mergeable, stage_of
 from ..dockerfile.model import Dockerfile, Instruction, Stage
 from ..dockerfile.rules import RULES, Context, Hit
 from ..dockerfile.shell import commands, join_top, split_top
+from ..model import FILE
 
 SAFE, NEEDS_VERIFY = "safe", "needs-verify"
 DELETED, OVERWRITTEN, METADATA_ONLY = "deleted", "overwritten", "metadata-only"
@@ -305,7 +311,13 @@ def plan_pairs(df: Dockerfile, analysis: Analysis, *, context: str | None = None
     for p in pairs:
         a, b = ins_of.get(p.shipped_by), ins_of.get(p.made_unreachable_by)
         if a is None:
-            unfixed.append(Unfixed(p, f"layer {p.shipped_by} comes from the base image or no instruction of the file"))
+            att = analysis.layers[p.shipped_by].instruction
+            if att is not None and att.status == "base-image":
+                where = f" at line {b.line}" if b is not None else ""
+                why = f"the base image ships them (layer {p.shipped_by}): the deletion{where} cannot take them out"
+            else:
+                why = f"layer {p.shipped_by} comes from no instruction of the file"
+            unfixed.append(Unfixed(p, why))
             continue
         if b is None:
             unfixed.append(Unfixed(p, f"layer {p.made_unreachable_by} comes from no instruction of the file"))
@@ -328,12 +340,56 @@ def plan_pairs(df: Dockerfile, analysis: Analysis, *, context: str | None = None
         else:
             unfixed.append(Unfixed(p, fix))
     merges = _merged_spans(df, spans, pairs, layer_line, unfixed)
+    caches = _cache_fixes(df, analysis, ins_of)
     chosen: list[PairFix] = []
-    for fix in sorted(merges + singles, key=lambda f: (-f.expected_bytes, f.first_line)):
+    for fix in sorted(merges + singles + caches, key=lambda f: (-f.expected_bytes, f.first_line)):
         if any(fix.first_line <= c.last_line and c.first_line <= fix.last_line for c in chosen):
             continue  # overlaps a larger fix
         chosen.append(fix)
     return PairPlan(tuple(chosen), tuple(unfixed), layer_line)
+
+
+# package caches an install leaves in the final filesystem (bases without Docker's docker-clean apt
+# configuration keep every downloaded .deb), and the command that empties them: same packages
+FINAL_CACHES = ((("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin"), "apt-get clean", ("apt-get", "apt")),)
+
+
+def _cache_fixes(df: Dockerfile, analysis: Analysis, ins_of: dict[int, Instruction]) -> list[PairFix]:
+    """A RUN that installs packages and leaves the package cache in the final image: the same RUN
+    empties it (measured: the cache files that layer provides in the final filesystem)."""
+    out = []
+    for globs, command, tools in FINAL_CACHES:
+        rx = compile_globs(globs)
+        by_layer: dict[int, dict[str, int]] = {}
+        for path, fe in analysis.squash.final.items():
+            if fe.entry.kind == FILE and fe.entry.size and rx.match(path):
+                by_layer.setdefault(fe.layer, {})[path] = fe.entry.size
+        for layer, files in sorted(by_layer.items()):
+            ins = ins_of.get(layer)
+            if ins is None or ins.keyword != "RUN":
+                continue
+            cmds = commands(ins.args)
+            if not any(c.name in tools and c.positional()[:1] == ["install"] for c in cmds):
+                continue
+            if any(c.name in tools and c.positional()[:1] == ["clean"] for c in cmds):
+                continue
+            text = append_command(df, ins, command)
+            if text is None:
+                continue
+            what = f"`{command}` in the RUN at line {ins.line}: its package cache stays out of the image"
+            out.append(
+                PairFix(
+                    "clean-cache",
+                    (Edit(ins.line, ins.end_line, text),),
+                    what,
+                    sum(files.values()),
+                    SAFE,
+                    ins.line,
+                    ins.end_line,
+                    frozenset(files),
+                )  # fmt: skip
+            )
+    return out
 
 
 def _copy_fix(

@@ -25,6 +25,7 @@ from ..dockerfile.lint import Finding, LintConfig, find_config, lint_dockerfile
 from ..dockerfile.model import Dockerfile
 from ..dockerfile.parser import parse_dockerfile, read_dockerignore
 from ..dockerfile.rewrite import Change, RewriteOptions, proposed_dockerignore, unified_diff
+from ..dockerfile.rules import RULES
 from ..dockerfile.variants import TARGETS, Variant, make_variants
 from ..encoding import Encodable
 from ..errors import BuildError, ImgoptError, UsageError
@@ -144,15 +145,27 @@ def _evidence(df: Dockerfile, image: str | Image, rewrite: RewriteOptions, conte
     return _Evidence(plan_pairs(df, analysis, context=context), quantify(findings, analysis))
 
 
-def _priced(variants: list[Variant], costs: CostReport) -> list[Variant]:
-    """Each text fix's change gets the bytes its finding costs in the original, and their paths."""
-    return [replace(v, changes=tuple(_with_cost(c, costs) for c in v.changes)) for v in variants]
+def _priced(variants: list[Variant], evidence: _Evidence) -> list[Variant]:
+    """Each text fix's change gets the bytes it should save in the original, and their paths."""
+    return [replace(v, changes=tuple(_with_cost(c, evidence) for c in v.changes)) for v in variants]
 
 
-def _with_cost(change: Change, costs: CostReport) -> Change:
-    """The measured bytes of the finding a change fixed: same rule, within the input lines it touched."""
+# findings whose cost is waste between layers: a text fix saves exactly the pairs it puts in one layer
+_BETWEEN_LAYERS = frozenset({"unreachable-by", "deleted-later", "metadata-only"})
+
+
+def _with_cost(change: Change, evidence: _Evidence) -> Change:
+    """What a text fix should save: for a finding about waste between layers, the pairs whose two
+    instructions the fix puts in one layer (a clean-up merged into a RUN that did not create the
+    files saves nothing, and says so); else what its finding costs (same rule, within the input
+    lines it touched)."""
     if change.expected_bytes is not None:
         return change  # a pair fix: its saving is known exactly
+    rule = RULES.get(change.rule)
+    if rule is not None and rule.cost.kind in _BETWEEN_LAYERS:
+        inside = evidence.pairs.inside(change.touched)
+        return replace(change, expected_bytes=sum(p.bytes for p in inside), paths=frozenset().union(*(p.paths for p in inside)))
+    costs = evidence.costs
     found: list[tuple[Finding, frozenset[str]]] = sorted(
         zip(costs.findings, costs.paths or [frozenset()] * len(costs.findings), strict=True), key=lambda t: t[0].line
     )
@@ -168,7 +181,7 @@ def _variants(
     if evidence is None:
         return make_variants(df, targets, rewrite)
     variants, skipped = evidence_variants(df, evidence.pairs, targets, rewrite)
-    return _priced(variants, evidence.costs), skipped
+    return _priced(variants, evidence), skipped
 
 
 def optimize(

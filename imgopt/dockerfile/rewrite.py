@@ -44,10 +44,17 @@ class Change:
     measured_bytes: int | None = None
     note: str = ""
     caution: str = ""  # needs-verify: what could differ
+    span: tuple[int, int] = (0, 0)  # first and last input line its edits replaced (0, 0: just ``lines``)
 
     @property
     def lines(self) -> range:
         return range(self.line, max(self.line, self.end_line) + 1)
+
+    @property
+    def touched(self) -> range:
+        """Every input line the change's edits replaced."""
+        first, last = self.span
+        return range(min(first or self.line, self.line), max(last, self.end_line, self.line) + 1)
 
 
 def can_fix(ctx: Context, hit: Hit) -> bool:
@@ -130,8 +137,12 @@ def hygiene(
             edits += fix.edits
             done.add(key)
             end = max(origin[min(e.last, len(origin)) - 1] for e in fix.edits)
+            start = min(origin[min(e.first, len(origin)) - 1] for e in fix.edits)
             safety = CHANGES_PACKAGES if hit.rule in ALTERS_PACKAGES else SAFE
-            changes.append(Change(hit.rule, key[1], fix.description, end_line=max(end, key[1]), safety=safety))
+            change = Change(
+                hit.rule, key[1], fix.description, end_line=max(end, key[1]), safety=safety, span=(start, end)
+            )
+            changes.append(change)
         if not edits:
             break
         text, origin = apply_tracking(text, origin, edits)
@@ -145,7 +156,10 @@ def hygiene(
             c
             if prev is None
             else replace(
-                prev, description=f"{prev.description}; {c.description}", end_line=max(prev.end_line, c.end_line)
+                prev,
+                description=f"{prev.description}; {c.description}",
+                end_line=max(prev.end_line, c.end_line),
+                span=(min(prev.span[0], c.span[0]), max(prev.span[1], c.span[1])),
             )
         )
     ordered = tuple(sorted(merged.values(), key=lambda c: c.line))

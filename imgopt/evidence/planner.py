@@ -83,6 +83,13 @@ class PairPlan:
     fixes: tuple[PairFix, ...]  # non-overlapping, largest expected saving first
     unfixed: tuple[Unfixed, ...]
     layer_lines: dict[int, int] = field(default_factory=dict)  # layer -> line of its instruction
+    pairs: tuple[WastePair, ...] = ()  # every waste pair of the image
+
+    def inside(self, lines: range) -> list[WastePair]:
+        """The pairs whose two instructions both lie in ``lines`` (input lines): what one layer made
+        of those instructions would not ship."""
+        ll = self.layer_lines
+        return [p for p in self.pairs if ll.get(p.shipped_by) in lines and ll.get(p.made_unreachable_by) in lines]
 
 
 def _layer_instructions(df: Dockerfile, a: Analysis) -> dict[int, Instruction]:
@@ -346,7 +353,7 @@ def plan_pairs(df: Dockerfile, analysis: Analysis, *, context: str | None = None
         if any(fix.first_line <= c.last_line and c.first_line <= fix.last_line for c in chosen):
             continue  # overlaps a larger fix
         chosen.append(fix)
-    return PairPlan(tuple(chosen), tuple(unfixed), layer_line)
+    return PairPlan(tuple(chosen), tuple(unfixed), layer_line, tuple(pairs))
 
 
 # package caches an install leaves in the final filesystem (bases without Docker's docker-clean apt

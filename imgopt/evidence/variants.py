@@ -28,6 +28,7 @@ def pair_change(fix: PairFix) -> Change:
         safety=fix.safety,
         paths=fix.paths,
         caution=fix.caution,
+        span=(fix.first_line, fix.last_line),
     )
 
 

@@ -159,3 +159,32 @@ def test_a_container_that_cannot_start_fails_the_check_with_the_engine_reason() 
     assert not result.passed and 'did not start (exec: "/usr/local/bin/hello"' in result.reason
     assert not judge_command("t", before, after).passed
     assert not judge_default(_run(None), after).passed  # a service that now cannot start
+
+
+def test_changes_are_measured_by_the_paths_they_name() -> None:
+    """After a verified build: a change's measured saving is what the original shipped for its paths
+    minus what the variant ships; changes sharing paths are measured together; gaps are explained."""
+    from imgopt.analysis.packages import Footprint
+    from imgopt.dockerfile.rewrite import Change
+    from imgopt.evidence.measure import measure_changes
+
+    before = Footprint(
+        shipped={"a": 100, "b": 50, "c": 30, "d": 7, "x": 9},
+        final={"b": 50, "c": 30, "x": 9},
+        waste={"a": 100},
+    )
+    after = Footprint(shipped={"b": 50, "c": 10, "x": 9, "d": 7}, final={"b": 50, "c": 10, "x": 9}, waste={"d": 7})
+    changes = [
+        Change("pair-merge", 2, "merge", expected_bytes=100, paths=frozenset({"a"})),
+        Change("IMG101", 3, "lists", expected_bytes=25, paths=frozenset({"c", "d"})),
+        Change("pair-clean-cache", 4, "clean", expected_bytes=10, paths=frozenset({"d"})),
+        Change("IMG109", 5, "merged RUNs"),
+    ]
+    measured, other = measure_changes(changes, before, after)
+    assert measured[0].measured_bytes == 100 and not measured[0].note  # exactly as expected
+    # IMG101 and the clean-up share /d: measured together (20 B of 35 B), the gap explained
+    for c in measured[1:3]:
+        assert c.measured_bytes is None and "lines 3, 4 (their paths overlap): 20 B in all" in c.note
+        assert "/c is 20 B smaller in the new build" in c.note and "/d is still shipped and discarded" in c.note
+    assert measured[3] == changes[3]  # nothing to measure by
+    assert other == ()  # every changed path belongs to a change

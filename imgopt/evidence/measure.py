@@ -45,22 +45,40 @@ def measure_changes(
     changes: Sequence[Change], before: Footprint, after: Footprint
 ) -> tuple[tuple[Change, ...], tuple[tuple[str, int], ...]]:
     """The changes with ``measured_bytes`` (and a ``note`` for a gap over 1 %), and the largest
-    savings (path, bytes) that no change targeted."""
-    claimed: set[str] = set()
-    out = []
-    for c in changes:
-        paths = sorted(c.paths - claimed)
-        claimed |= c.paths
-        if not c.paths:
-            out.append(c)
+    savings (path, bytes) that no change targeted. Changes whose paths overlap (an ``apt-get clean``
+    and a lists clean-up both reach apt's ``*.bin`` caches) are measured together: each says so, and
+    the note compares the group's measured total with its expected total."""
+    groups: list[list[int]] = []  # indices of changes whose paths overlap, transitively
+    owner: dict[str, int] = {}
+    for i, c in enumerate(changes):
+        joined = {owner[p] for p in c.paths if p in owner}
+        merged = [i] + [j for k in joined for j in groups[k]]
+        for k in joined:
+            groups[k] = []
+        groups.append(sorted(merged))
+        for j in merged:
+            for p in changes[j].paths:
+                owner[p] = len(groups) - 1
+    out = list(changes)
+    for g in groups:
+        if not g or not changes[g[0]].paths:
             continue
+        paths = sorted(set().union(*(changes[i].paths for i in g)))
         saved = sum(before.shipped.get(p, 0) - after.shipped.get(p, 0) for p in paths)
+        known: list[int] = [e for i in g if (e := changes[i].expected_bytes) is not None]
+        expected = sum(known) if known else None
         note = ""
-        expected = c.expected_bytes
         if expected is not None and abs(saved - expected) > GAP * max(expected, 1):
             why = _explain(paths, before, after) or "the paths' shipped bytes changed in other layers"
             note = f"measured {_human(saved)} of the {_human(expected)} expected: {why}"
-        out.append(replace(c, measured_bytes=saved, note=note))
+        if len(g) == 1:
+            out[g[0]] = replace(changes[g[0]], measured_bytes=saved, note=note)
+            continue
+        lines = ", ".join(str(changes[i].line) for i in g)
+        together = f"measured with the changes at lines {lines} (their paths overlap): {_human(saved)} in all"
+        for i in g:
+            out[i] = replace(changes[i], note=together + (f"; {note}" if note else ""))
+    claimed = set(owner)
     other = sorted(
         (
             (p, before.shipped.get(p, 0) - after.shipped.get(p, 0))

@@ -195,3 +195,35 @@ def test_useradd_uid_threshold(uid: str, flagged: bool) -> None:
         df = parse(f"FROM debian:bookworm\nRUN useradd {spelling} svc\n")
         assert ("IMG108" in {f.rule for f in lint_dockerfile(df)}) == flagged, spelling
     assert "IMG108" not in {f.rule for f in lint_dockerfile(parse(f"FROM a\nRUN useradd -l -u {uid} svc\n"))}
+
+
+@pytest.mark.parametrize(
+    ("run", "absent"),
+    [
+        ("apt-get update && apt-get install -y jq && apt-get dist-clean", "IMG101"),
+        ("--mount=type=tmpfs,target=/var/lib/apt apt-get update && apt-get install -y jq", "IMG101"),
+        ("--mount=type=cache,target=/var/lib/apt/lists apt-get update && apt-get install -y jq", "IMG101"),
+        ("yarn --version", "IMG110"),
+    ],
+)
+def test_what_leaves_nothing_behind_is_not_flagged(run: str, absent: str) -> None:
+    assert absent not in {f.rule for f in lint_dockerfile(parse(f"FROM debian:bookworm\nRUN {run}\n"))}
+    # and the plain forms still are
+    plain = "apt-get update && apt-get install -y jq" if absent == "IMG101" else "yarn install"
+    assert absent in {f.rule for f in lint_dockerfile(parse(f"FROM debian:bookworm\nRUN {plain}\n"))}
+
+
+def test_automatic_platform_args_resolve_the_stage_graph() -> None:
+    """``FROM base-$TARGETOS`` names a stage without declaring TARGETOS: the final stage chain is
+    found, and the rules see the base stage's RUNs."""
+    df = parse(
+        "ARG TARGETOS\nFROM debian:bookworm AS base-linux\nRUN apt-get update && apt-get install -y jq\n"
+        "FROM base-${TARGETOS} AS final\nCMD [\"jq\"]\n"
+    )
+    assert df.stages[1].base_stage == 0 and df.reaching_final() == {0, 1}
+    assert "IMG101" in {f.rule for f in lint_dockerfile(df)}
+    from imgopt.platforms import platform_args
+
+    machine = platform_args()["TARGETARCH"]
+    arch = parse(f"FROM debian:bookworm AS build-{machine}\nRUN make\nFROM build-$TARGETARCH\n")
+    assert arch.stages[1].base_stage == 0

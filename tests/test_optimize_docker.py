@@ -147,9 +147,12 @@ def test_savings_are_where_the_findings_said(plans: dict[str, Plan]) -> None:
     download = plans["download-app"]
     hidden = next(c for c in download.changes if c.rule in ("IMG141", "pair-merge"))
     assert hidden.expected_bytes is not None and download.saved_bytes is not None
-    assert abs(hidden.expected_bytes - download.saved_bytes) < 100_000
     assert hidden.measured_bytes is not None
     assert abs(hidden.measured_bytes - hidden.expected_bytes) <= 0.01 * hidden.expected_bytes or hidden.note
+    # the plan's saving is the sum of what its changes measured (the download and apt's cache), give or take
+    # what no change targeted
+    measured = sum(c.measured_bytes or 0 for c in download.changes)
+    assert abs(measured - download.saved_bytes) < 1_000_000, (measured, download.saved_bytes)
     # the compiler left the image: the diff of before and after shows gcc removed
     c_app = plans["c-app"]
     assert c_app.before and c_app.before.measure and c_app.chosen and c_app.chosen.side and c_app.chosen.side.measure

@@ -53,3 +53,23 @@ def test_fixtures_are_small_and_reproducible(tmp_path: str) -> None:
             with open(committed, "rb") as a, open(os.path.join(tmp_path, name), "rb") as b:
                 assert a.read() == b.read(), f"fixtures/images/{name} is stale: run python tests/builders.py"
             assert os.path.getsize(committed) < 2 << 20
+
+
+def test_every_source_file_is_a_tracked_module_of_a_package() -> None:
+    """A package directory without __init__.py is left out of wheels; a source file git ignores
+    (a `build/` pattern once swallowed imgopt/build/) is left out of every clone CI runs."""
+    package = os.path.join(ROOT, "imgopt")
+    sources = []
+    for d, _, files in os.walk(package):
+        if "__pycache__" in d:
+            continue
+        py = [f for f in files if f.endswith(".py")]
+        if py:
+            assert "__init__.py" in py, f"{os.path.relpath(d, ROOT)} has no __init__.py"
+        sources += [os.path.relpath(os.path.join(d, f), ROOT) for f in py]
+    if not os.path.isdir(os.path.join(ROOT, ".git")):
+        return  # an sdist or a copy: nothing to compare with
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *sources], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert not ignored, f"ignored by .gitignore: {ignored}"

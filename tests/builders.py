@@ -132,10 +132,11 @@ def docker_archive(
     history: Sequence[str] | None = None,
     oci_style: bool = False,
     layer_compression: str = "none",
+    cmd: Sequence[str] | None = ("/bin/app",),
 ) -> bytes:
     """A ``docker save`` archive: legacy layout, or Docker >= 25's OCI-style layout."""
     tars = [layer_tar(entries) for entries in layers]
-    cfg = config_json(tars, history)
+    cfg = config_json(tars, history, cmd=cmd)
     cfg_hex = sha(cfg)[7:]
     members: list[tuple[str, bytes]] = []
     layer_paths = []

@@ -23,6 +23,7 @@ RANKS = {
     "imgopt.analysis": 2,
     "imgopt.dockerfile": 2,
     "imgopt.evidence": 3,
+    "imgopt.closure": 3,
     "imgopt.build": 4,
     "imgopt.report": 5,
     "imgopt.api": 6,

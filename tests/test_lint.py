@@ -218,7 +218,7 @@ def test_automatic_platform_args_resolve_the_stage_graph() -> None:
     found, and the rules see the base stage's RUNs."""
     df = parse(
         "ARG TARGETOS\nFROM debian:bookworm AS base-linux\nRUN apt-get update && apt-get install -y jq\n"
-        "FROM base-${TARGETOS} AS final\nCMD [\"jq\"]\n"
+        'FROM base-${TARGETOS} AS final\nCMD ["jq"]\n'
     )
     assert df.stages[1].base_stage == 0 and df.reaching_final() == {0, 1}
     assert "IMG101" in {f.rule for f in lint_dockerfile(df)}

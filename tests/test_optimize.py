@@ -284,3 +284,17 @@ def test_generated_variants_are_valid_dockerfiles(text: str) -> None:
         assert ours.final_stage is not None
         final_cmd = [i.args for i in ours.final_stage.instructions if i.keyword == "CMD"]
         assert final_cmd == ['["app"]']
+
+
+def test_alpine_is_proposed_only_when_every_package_command_maps() -> None:
+    from conftest import shell_errors
+
+    for command in ("apt-mark hold libc6", "dpkg -i /tmp/x.deb", "apt-key add /tmp/k.asc"):
+        text = f"FROM debian:bookworm\nRUN apt-get update && {command} && apt-get install -y jq\n"
+        variants, skipped = make_variants(parse(text), ("alpine",))
+        assert not variants and command in skipped["alpine"]
+    text = (
+        'FROM debian:bookworm\nRUN if [ -n "$X" ]; then apt-get update && apt-get install -y curl; else echo no; fi\n'
+    )
+    (v,), _ = make_variants(parse(text), ("alpine",))
+    assert "then true && \\\n    apk add --no-cache curl" in v.text and not shell_errors(v.text)

@@ -36,13 +36,15 @@ pytestmark = [pytest.mark.docker]
 PROJECTS = os.path.join(ROOT, "fixtures", "projects")
 # project -> (target asked for, target that must win, fixes one of which must be among the chosen changes)
 EXPECTED = {
-    "python-app": ("multistage", "multistage", {"IMG142"}),
-    "c-app": ("auto", "multistage", {"IMG142"}),
+    "python-app": ("multistage", "multistage", {"IMG142", "closure"}),
+    "c-app": ("auto", "multistage", {"IMG142", "closure"}),
     "chown-app": ("auto", "hygiene", {"IMG140", "pair-copy-chown"}),
     "download-app": ("auto", "hygiene", {"IMG141", "pair-merge"}),
     "apt-update-app": ("auto", "hygiene", {"IMG101"}),
     "report-app": ("auto", "aggressive", {"pair-copy-chown", "pair-merge"}),
     "tls-app": ("auto", "hygiene", {"IMG101"}),
+    "notes-app": ("multistage", "multistage", {"closure"}),
+    "greeter-go": ("multistage", "multistage", {"closure"}),
 }
 RUN_ID = f"imgopt-test-{os.getpid()}"  # every image and container the plans make carries this label
 
@@ -223,6 +225,18 @@ def test_services_and_timeouts(docker_engine: None, tmp_path: str) -> None:
     assert _labelled(rid) == (set(), set())
 
 
+def test_earlier_stages_of_a_build_are_removed_too(docker_engine: None, tmp_path: str) -> None:
+    """The classic builder leaves a multi-stage build's earlier stages as untagged images; the
+    session removes the ones it built."""
+    text = "FROM debian:bookworm-slim AS b\nRUN echo one > /one\nFROM debian:bookworm-slim\nCOPY --from=b /one /one\n"
+    with Session(run_id=_new_run_id("stages")) as session:
+        session.build(str(tmp_path), text + f"LABEL unique={uuid.uuid4().hex}\n", "stages", nocache=True)
+        made = list(session.intermediates)
+    assert made  # the stage b and each step
+    gone = [i for i in made if subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode]
+    assert gone == made
+
+
 def test_build_timeout_and_interrupt_clean_up(docker_engine: None, tmp_path: str) -> None:
     ctx = str(tmp_path)
     rid = _new_run_id("timeout")
@@ -378,6 +392,29 @@ def test_pairs_become_verified_fixes_on_a_project_never_tuned_for(plans: dict[st
     assert "but for dates and times" in aggressive.checks[0].reason
     text = plan.encode("text")
     assert "packages removed:" in text and "saved]" in text
+
+
+def test_splits_come_from_the_runtime_closure(plans: dict[str, Plan]) -> None:
+    """notes-app: a C program copied into /usr/local/bin, linking libsqlite3 from a -dev package,
+    started by an entry script that execs it, running as a user the build made, writing to a
+    directory the build made for that user. greeter-go: a static Go program and the config file
+    the build wrote for it. Both split from what the built image needs, build, pass, shrink."""
+    notes = plans["notes-app"].chosen
+    assert notes is not None and notes.status == PASSED and notes.side is not None
+    runtime = notes.variant.text.split("# runtime stage", 1)[1]
+    assert "FROM debian:bookworm-slim" in runtime
+    assert "apt-get install -y --no-install-recommends libsqlite3-0 " in runtime  # the runtime lib, not -dev
+    assert "gcc" not in runtime and "libsqlite3-dev" not in runtime and "make" not in runtime.split("CMD")[0]
+    assert "useradd -l -M -u " in runtime and " notes" in runtime and "install -d -o " in runtime
+    assert "/usr/local/bin/notes" in runtime and "docker-entrypoint.sh" in runtime
+    assert runtime.rstrip().endswith('CMD ["notes", "add", "built by imgopt\'s tests"]')
+    assert "1 note(s); sqlite 3." in notes.checks[0].after.stdout
+    greeter = plans["greeter-go"].chosen
+    assert greeter is not None and greeter.status == PASSED
+    runtime = greeter.variant.text.split("# runtime stage", 1)[1]
+    assert "FROM scratch" in runtime and "/etc/greeter" in runtime and "/src" not in runtime
+    assert greeter.checks[0].after.stdout.startswith("hello from go1.")
+    assert (greeter.size_bytes or 0) < 10_000_000  # a static binary and a JSON file
 
 
 def test_a_variant_that_fails_its_check_is_never_chosen(plans: dict[str, Plan]) -> None:

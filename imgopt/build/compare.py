@@ -173,6 +173,7 @@ def build_and_measure(
     *,
     dockerignore: Sequence[str] | None = None,
     keep_image: bool = False,
+    read: ReadOptions | None = None,
 ) -> Side:
     """Build and measure in ``options.context``; a failed build is a Side with its error (the
     caller decides whether that is fatal)."""
@@ -191,15 +192,17 @@ def build_and_measure(
         )
     except BuildError as e:
         return Side(label, text, None, str(e))
-    return Side(label, text, measure(build, keep_image=keep_image))
+    return Side(label, text, measure(build, keep_image=keep_image, read=read))
 
 
 # what a measurement reads besides headers: the package databases (for the package-set changes)
 MEASURE = ReadOptions(content=ContentPlan(keep=PACKAGE_DBS), estimate_compressed=True)
 
 
-def measure(build: Build, *, keep_image: bool = False) -> Measure:
-    image = load_image("docker-daemon:" + build.image_id, MEASURE)
+def measure(build: Build, *, keep_image: bool = False, read: ReadOptions | None = None) -> Measure:
+    """Load the built image (``read``: what to read from file contents besides the package
+    databases) and measure it with the exact analysis."""
+    image = load_image("docker-daemon:" + build.image_id, read or MEASURE)
     a = analyze_image(image, top=5)
     c = image.config
     config = {

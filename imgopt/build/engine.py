@@ -37,6 +37,7 @@ from ..sources.daemon import docker_client, is_transport_error, reason
 log = logging.getLogger(__name__)
 
 RUN_LABEL = "imgopt.run"
+_STEP_IMAGE = re.compile(r"^\s*---> ([0-9a-f]{12,64})\s*$")  # the classic builder names each step's image
 BUILDKIT_FLAGS = {"RUN": ("mount", "network", "security"), "COPY": ("chmod", "link", "parents", "exclude")}
 
 
@@ -156,6 +157,7 @@ class Session:
         self._session = uuid.uuid4().hex[:8]
         self.tags: list[str] = []
         self.containers: list[str] = []
+        self.intermediates: list[str] = []  # images the classic builder made for steps and stages
         self.keep = keep
 
     def __enter__(self) -> Session:
@@ -180,6 +182,14 @@ class Session:
                 except DockerException as e:
                     log.debug("could not remove %s: %s", tag, e)
             self.tags.clear()
+            # a multi-stage build leaves its earlier stages as untagged images: remove what this
+            # session built (children first; an image something else still uses stays)
+            for image_id in reversed(self.intermediates):
+                try:
+                    self.client.api.remove_image(image_id)
+                except DockerException as e:
+                    log.debug("kept %s: %s", image_id, e)
+            self.intermediates.clear()
         self.client.close()
 
     def new_tag(self, name: str) -> str:
@@ -240,6 +250,7 @@ class Session:
         exclude = list(ignore) if ignore is not None else None
         name = f".dockerfile.imgopt-{self.run_id}"
         deadline = time.monotonic() + self.timeout
+        cached = False
         try:
             with tar(req.context, exclude=exclude, dockerfile=(name, req.dockerfile)) as ctx_tar:
                 stream = self.client.api.build(
@@ -261,6 +272,10 @@ class Session:
                         raise BuildError(log.failure(str(detail)))
                     for ln in str(chunk.get("stream") or chunk.get("status") or "").splitlines():
                         log.add(ln)
+                        step = _STEP_IMAGE.match(ln)
+                        if step is not None and not cached:
+                            self.intermediates.append(step.group(1))
+                        cached = ln.strip() == "---> Using cache"  # that step's image is not ours
                     if time.monotonic() > deadline:
                         raise BuildError(f"build timed out after {self.timeout:.0f} s")
         except DockerException as e:

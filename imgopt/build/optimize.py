@@ -21,12 +21,13 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..closure import CLOSURE_READ, Closure, closure_variant, compute_closure
 from ..dockerfile.lint import Finding, LintConfig, find_config, lint_dockerfile
 from ..dockerfile.model import Dockerfile
-from ..dockerfile.parser import parse_dockerfile, read_dockerignore
+from ..dockerfile.parser import parse, parse_dockerfile, read_dockerignore
 from ..dockerfile.rewrite import Change, RewriteOptions, proposed_dockerignore, unified_diff
 from ..dockerfile.rules import RULES
-from ..dockerfile.variants import TARGETS, Variant, make_variants
+from ..dockerfile.variants import TARGETS, NotApplicable, Variant, make_variants
 from ..encoding import Encodable
 from ..errors import BuildError, ImgoptError, UsageError
 from ..evidence.cost import CostReport, quantify
@@ -131,18 +132,42 @@ class Plan(Encodable):
         return self.verified and self.chosen is None and bool(built)
 
 
+SPLITS = ("multistage", "distroless")
+
+
 @dataclass(frozen=True)
 class _Evidence:
     pairs: PairPlan
     costs: CostReport
+    closure: Closure | None = None  # what the image needs at run time (read when a split was asked for)
+    files: frozenset[str] = frozenset()  # every path of its final filesystem
 
 
-def _evidence(df: Dockerfile, image: str | Image, rewrite: RewriteOptions, context: str | None) -> _Evidence:
-    """The waste pairs of an image built from ``df`` turned into fixes, and its lint findings priced."""
-    loaded = image if isinstance(image, Image) else load_image(image)
+def _evidence(
+    df: Dockerfile, image: str | Image, rewrite: RewriteOptions, context: str | None, splits: bool
+) -> _Evidence:
+    """The waste pairs of an image built from ``df`` turned into fixes, its lint findings priced, and
+    (``splits``) its runtime closure."""
+    if isinstance(image, Image):
+        loaded = image
+    else:
+        loaded = load_image(image, CLOSURE_READ if splits else None)
     analysis = analyze_with(loaded, df, top=5)
     findings = lint_dockerfile(df, dockerignore=rewrite.dockerignore, has_context=rewrite.has_context)
-    return _Evidence(plan_pairs(df, analysis, context=context), quantify(findings, analysis))
+    pairs, costs = plan_pairs(df, analysis, context=context), quantify(findings, analysis)
+    if not splits or not any("exec" in layer.facts for layer in loaded.layers):
+        return _Evidence(pairs, costs)
+    final = df.final_stage
+    lines = {i.line for i in final.instructions} if final is not None else set()
+    stage, base = set(), set()
+    for lr in analysis.layers:
+        att = lr.instruction
+        if att is not None and att.status == "base-image":
+            base.add(lr.index)
+        elif att is None or att.instruction is None or att.instruction.line in lines:
+            stage.add(lr.index)  # unmatched layers count as the stage's: their files are carried
+    closure = compute_closure(loaded, analysis.squash, stage, base)
+    return _Evidence(pairs, costs, closure, frozenset(analysis.squash.final))
 
 
 def _priced(variants: list[Variant], evidence: _Evidence) -> list[Variant]:
@@ -164,7 +189,9 @@ def _with_cost(change: Change, evidence: _Evidence) -> Change:
     rule = RULES.get(change.rule)
     if rule is not None and rule.cost.kind in _BETWEEN_LAYERS:
         inside = evidence.pairs.inside(change.touched)
-        return replace(change, expected_bytes=sum(p.bytes for p in inside), paths=frozenset().union(*(p.paths for p in inside)))
+        return replace(
+            change, expected_bytes=sum(p.bytes for p in inside), paths=frozenset().union(*(p.paths for p in inside))
+        )
     costs = evidence.costs
     found: list[tuple[Finding, frozenset[str]]] = sorted(
         zip(costs.findings, costs.paths or [frozenset()] * len(costs.findings), strict=True), key=lambda t: t[0].line
@@ -181,7 +208,34 @@ def _variants(
     if evidence is None:
         return make_variants(df, targets, rewrite)
     variants, skipped = evidence_variants(df, evidence.pairs, targets, rewrite)
+    if evidence.closure is not None and any(t in targets for t in SPLITS):
+        variants, skipped = _splits(df, targets, rewrite, evidence, evidence.closure, variants, skipped)
     return _priced(variants, evidence), skipped
+
+
+def _splits(
+    df: Dockerfile,
+    targets: tuple[str, ...],
+    rewrite: RewriteOptions,
+    evidence: _Evidence,
+    closure: Closure,
+    variants: list[Variant],
+    skipped: dict[str, str],
+) -> tuple[list[Variant], dict[str, str]]:
+    """The multi-stage (and distroless) variants made from the image's runtime closure, in place of
+    the ones the text alone suggests."""
+    hygiene = next((v for v in variants if v.target == "hygiene"), None)
+    if hygiene is None:
+        hygiene = evidence_variants(df, evidence.pairs, ("hygiene",), rewrite)[0][0]
+    base = parse(hygiene.text, df.path)
+    out = [v for v in variants if v.target not in SPLITS]
+    skipped = {k: v for k, v in skipped.items() if k not in SPLITS}
+    for target in (t for t in SPLITS if t in targets):
+        try:
+            out.append(closure_variant(base, closure, set(evidence.files), list(hygiene.changes), target=target))
+        except NotApplicable as e:
+            skipped[target] = str(e)
+    return out, skipped
 
 
 def optimize(
@@ -215,7 +269,8 @@ def optimize(
     rewrite = RewriteOptions(existing_ignore, context is not None, config.ignore if config else frozenset())
     targets = TARGETS if target == "auto" else (target,)
     if not verify:
-        evidence = _evidence(df, image, rewrite, context) if image is not None else None
+        splits = any(t in targets for t in SPLITS)
+        evidence = _evidence(df, image, rewrite, context, splits) if image is not None else None
         variants, skipped = _variants(df, targets, rewrite, evidence)
         cands = tuple(Candidate(v, PROPOSED, reason="not built (use --verify)") for v in variants)
         # unbuilt, auto recommends only the hygiene rewrite (same commands, files and packages); a
@@ -233,14 +288,14 @@ def optimize(
         split_check(c)
     ignore_lines = [ln for ln in (ignore_text or "").splitlines() if ln and not ln.startswith("#")] or None
     with Session(timeout=opts.build_timeout, keep=opts.keep, run_id=opts.run_id) as session:
-        before = build_and_measure(session, text, "before", opts, keep_image=True)
+        splits = any(t in targets for t in SPLITS)
+        read = CLOSURE_READ if splits else None
+        before = build_and_measure(session, text, "before", opts, keep_image=True, read=read)
         if before.measure is None or before.measure.image is None:
             raise BuildError(f"{label}: {before.error}")
-        evidence = _evidence(df, image if image is not None else before.measure.image, rewrite, context)
+        evidence = _evidence(df, image if image is not None else before.measure.image, rewrite, context, splits)
         variants, skipped = _variants(df, targets, rewrite, evidence)
-        results = [
-            _try(session, v, text, before, opts, ignore_lines) for v in variants
-        ]
+        results = [_try(session, v, text, before, opts, ignore_lines) for v in variants]
         passing = [c for c in results if c.status == PASSED]
         chosen = min(passing, key=lambda c: c.size_bytes or 0) if passing else None
         kept = Side(label, text, replace(before.measure, image=None))

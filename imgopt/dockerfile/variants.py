@@ -272,7 +272,7 @@ def _to_apk_command(seg: str, warnings: list[str], line: int, extra: set[str]) -
             return "apk del " + " ".join(names) if names else None
         if sub in ("update", "upgrade", "clean", "autoclean", "makecache", "check-update", "dist-upgrade"):
             return None
-        warnings.append(f"line {line}: `{seg}` has no Alpine equivalent; kept as is")
+        warnings.append(f"{UNMAPPED}line {line}: `{seg}`")
         return seg
     if c.name == "rm" and all(
         w.startswith(("/var/lib/apt", "/var/cache/apt", "/var/cache/yum", "/var/cache/dnf", "-")) for w in c.args
@@ -283,9 +283,25 @@ def _to_apk_command(seg: str, warnings: list[str], line: int, extra: set[str]) -
     if c.name in ("locale-gen", "localedef", "update-locale", "dpkg-reconfigure"):
         warnings.append(f"line {line}: `{c.name}` is glibc/Debian-only; musl has no locale database like glibc")
         return None
-    if c.name in ("dpkg", "dpkg-deb", "apt-key", "add-apt-repository", "rpm"):
-        warnings.append(f"line {line}: `{c.name}` needs a Debian/RPM system; kept as is (it will fail on Alpine)")
+    if c.name in DEBIAN_ONLY:
+        warnings.append(f"{UNMAPPED}line {line}: `{seg}`")
     return seg
+
+
+UNMAPPED = "unmapped: "  # a warning that blocks the variant: a package command Alpine cannot run
+DEBIAN_ONLY = frozenset(
+    {
+        "dpkg",
+        "dpkg-deb",
+        "dpkg-query",
+        "apt-key",
+        "apt-mark",
+        "apt-cache",
+        "add-apt-repository",
+        "rpm",
+        "debconf-set-selections",
+    }
+)
 
 
 def alpine_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant:
@@ -325,9 +341,7 @@ def alpine_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant
                         )
             if ins.heredocs or ins.json_args is not None:
                 if any(c.name in _APT + _RPM for c in cmds):
-                    warnings.append(
-                        f"line {origin(ins.line)}: package commands in a heredoc/exec-form RUN not converted"
-                    )
+                    warnings.append(f"{UNMAPPED}line {origin(ins.line)}: package commands in a heredoc/exec-form RUN")
                 continue
             segs = split_top(ins.args)
             new_segs = []
@@ -355,6 +369,9 @@ def alpine_variant(df: Dockerfile, opts: RewriteOptions = NO_OPTIONS) -> Variant
             warnings.append(f"stage {st.name or st.index}: added {', '.join(sorted(extra))} (not in Alpine's base)")
     if not converted:
         raise NotApplicable("no base image with a known Alpine variant")
+    unmapped = [w[len(UNMAPPED) :] for w in warnings if w.startswith(UNMAPPED)]
+    if unmapped:
+        raise NotApplicable("package commands without an Alpine equivalent: " + "; ".join(dict.fromkeys(unmapped)))
     if any(i.keyword == "ENV" and re.search(r"\b(LANG|LC_ALL|LC_[A-Z]+)=", i.args) for i in fixed.instructions):
         warnings.append("LANG/LC_* are set: musl's locale support differs from glibc's (collation, formats)")
     warnings.append(

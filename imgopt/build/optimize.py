@@ -38,6 +38,7 @@ from ..evidence.variants import evidence_variants
 from ..model import Image
 from ..sources import load_image
 from .compare import CheckResult, Side, build_and_measure, config_changes, run_checks
+from .engine import Session, split_check
 from .options import BuildOptions
 
 CHOICES = ("auto", *TARGETS)
@@ -282,8 +283,6 @@ def optimize(
         return Plan(label, text, target, False, cands, skipped, chosen, None, ignore_text, unfixed)
     if context is None:
         raise UsageError("--verify needs a build context (--context DIR)")
-    from .engine import Session, split_check
-
     for c in opts.checks:
         split_check(c)
     ignore_lines = [ln for ln in (ignore_text or "").splitlines() if ln and not ln.startswith("#")] or None
@@ -305,7 +304,7 @@ def optimize(
 
 
 def _try(
-    session: Any, v: Variant, text: str, before: Side, opts: BuildOptions, ignore_lines: list[str] | None
+    session: Session, v: Variant, text: str, before: Side, opts: BuildOptions, ignore_lines: list[str] | None
 ) -> Candidate:
     """Build, measure and check one variant. Whatever goes wrong with it is its result, not the run's."""
     if before.measure is None:  # pragma: no cover - the caller checked

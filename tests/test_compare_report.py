@@ -188,3 +188,19 @@ def test_changes_are_measured_by_the_paths_they_name() -> None:
         assert "/c is 20 B smaller in the new build" in c.note and "/d is still shipped and discarded" in c.note
     assert measured[3] == changes[3]  # nothing to measure by
     assert other == ()  # every changed path belongs to a change
+
+
+def test_the_smallest_passing_variant_wins_unless_a_simpler_one_is_within_one_percent() -> None:
+    from imgopt.build.optimize import CHECK_FAILED, PASSED, Candidate, choose
+    from imgopt.dockerfile.variants import Variant
+
+    def cand(target: str, size: int, status: str = PASSED) -> Candidate:
+        return Candidate(Variant(target, "", ()), status, Side(target, "", _measure(target, size, 3)))
+
+    hygiene, split = cand("hygiene", 100_500), cand("multistage", 100_000)
+    assert choose([split, hygiene]) is hygiene  # 0.5 % is not worth two stages
+    far = cand("multistage", 90_000)
+    assert choose([hygiene, far]) is far
+    failing = cand("distroless", 10_000, CHECK_FAILED)
+    assert choose([hygiene, failing]) is hygiene  # a failing variant is never chosen, however small
+    assert choose([failing]) is None

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 RUN_LABEL = "imgopt.run"
 _STEP_IMAGE = re.compile(r"^\s*---> ([0-9a-f]{12,64})\s*$")  # the classic builder names each step's image
+_FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM ", re.I)
 BUILDKIT_FLAGS = {"RUN": ("mount", "network", "security"), "COPY": ("chmod", "link", "parents", "exclude")}
 
 
@@ -186,6 +187,8 @@ class Session:
             # session built (children first; an image something else still uses stays)
             for image_id in reversed(self.intermediates):
                 try:
+                    if self.client.api.inspect_image(image_id).get("RepoTags"):
+                        continue  # tagged by someone: not a leftover of this session
                     self.client.api.remove_image(image_id)
                 except DockerException as e:
                     log.debug("kept %s: %s", image_id, e)
@@ -275,7 +278,8 @@ class Session:
                         step = _STEP_IMAGE.match(ln)
                         if step is not None and not cached:
                             self.intermediates.append(step.group(1))
-                        cached = ln.strip() == "---> Using cache"  # that step's image is not ours
+                        # the image after a cache hit or a FROM is not one this build made
+                        cached = ln.strip() == "---> Using cache" or _FROM_STEP.match(ln) is not None
                     if time.monotonic() > deadline:
                         raise BuildError(f"build timed out after {self.timeout:.0f} s")
         except DockerException as e:

@@ -18,6 +18,7 @@ in the local engine is skipped (imgopt pulls only with ``pull``), with the reaso
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -295,12 +296,28 @@ def optimize(
         evidence = _evidence(df, image if image is not None else before.measure.image, rewrite, context, splits)
         variants, skipped = _variants(df, targets, rewrite, evidence)
         results = [_try(session, v, text, before, opts, ignore_lines) for v in variants]
-        passing = [c for c in results if c.status == PASSED]
-        chosen = min(passing, key=lambda c: c.size_bytes or 0) if passing else None
+        chosen = choose(results)
         kept = Side(label, text, replace(before.measure, image=None))
         return Plan(
             label, text, target, True, tuple(results), skipped, chosen, kept, ignore_text, evidence.pairs.unfixed
         )
+
+
+# from the simplest change to the largest: a more drastic variant must earn its place
+SIMPLICITY = ("hygiene", "aggressive", "slim", "multistage", "distroless", "alpine")
+CLOSE = 0.01  # within 1 % of the smallest, the simpler variant is chosen
+
+
+def choose(results: Sequence[Candidate]) -> Candidate | None:
+    """The smallest candidate that passed, unless a simpler one that passed is within 1 % of it
+    (a multi-stage split that saves 100 bytes over the hygiene rewrite is not worth its stages)."""
+    passing = [c for c in results if c.status == PASSED and c.size_bytes is not None]
+    if not passing:
+        return None
+    smallest = min(c.size_bytes or 0 for c in passing)
+    rank = {t: i for i, t in enumerate(SIMPLICITY)}
+    close = [c for c in passing if (c.size_bytes or 0) <= smallest * (1 + CLOSE)]
+    return min(close, key=lambda c: (rank.get(c.target, len(rank)), c.size_bytes or 0))
 
 
 def _try(
@@ -347,4 +364,4 @@ def _package_changes(
     return tuple(sorted(before.keys() - after.keys())), tuple(sorted(after.keys() - before.keys()))
 
 
-__all__ = ["CHOICES", "Candidate", "Plan", "optimize"]
+__all__ = ["CHOICES", "Candidate", "Plan", "choose", "optimize"]

@@ -279,7 +279,8 @@ class Session:
                         if step is not None and not cached:
                             self.intermediates.append(step.group(1))
                         # the image after a cache hit or a FROM is not one this build made
-                        cached = ln.strip() == "---> Using cache" or _FROM_STEP.match(ln) is not None
+                        if ln.strip():
+                            cached = ln.strip() == "---> Using cache" or _FROM_STEP.match(ln) is not None
                     if time.monotonic() > deadline:
                         raise BuildError(f"build timed out after {self.timeout:.0f} s")
         except DockerException as e:

@@ -186,3 +186,33 @@ def test_a_static_program_runs_from_scratch(tmp_path: str, elves: dict[str, byte
     assert "FROM scratch" in runtime and "apt-get" not in runtime and "/src" not in runtime
     assert "COPY --from=builder /etc/app /etc/app" in runtime  # a directory only the build wrote: whole
     assert runtime.rstrip().endswith('CMD ["/usr/local/bin/static"]')
+
+
+def test_apt_sources_the_build_added_are_carried_before_the_install(tmp_path: str, elves: dict[str, bytes]) -> None:
+    """A needed package may come from a repository the original added: its sources entry and key
+    go into the runtime stage before apt-get runs there."""
+    stage = [
+        (
+            "file",
+            "etc/apt/sources.list.d/vendor.list",
+            b"deb [signed-by=/usr/share/keyrings/vendor.gpg] http://x/ y main\n",
+        ),
+        ("file", "usr/share/keyrings/vendor.gpg", b"key"),
+        ("file", f"{LIBDIR}/libfoo.so.1", elves["libfoo.so.1.2.3"]),
+        ("file", "var/lib/dpkg/status", STATUS + b"\nPackage: libfoo1\nStatus: install ok installed\nVersion: 1\n"),
+        ("file", "var/lib/dpkg/info/libfoo1:amd64.list", b"/.\n/lib/x86_64-linux-gnu/libfoo.so.1\n"),
+        ("file", "usr/local/bin/plain", elves["plain"], {"mode": 0o755}),
+    ]
+    c = _closure(str(tmp_path), stage, ["plain"])
+    assert c.packages == frozenset({"libfoo1"})
+    df = parse('FROM debian:bookworm\nRUN curl -o /usr/share/keyrings/vendor.gpg x\nCMD ["plain"]\n')
+    runtime = closure_variant(df, c, set(c.needed | c.outputs), []).text.split("# runtime stage", 1)[1]
+    assert (
+        "COPY --from=builder /etc/apt/sources.list.d/vendor.list /usr/share/keyrings/vendor.gpg /tmp/imgopt-apt/"
+        in runtime
+    )
+    install = next(line for line in runtime.splitlines() if "apt-get install" in line)
+    assert install.index("cp /tmp/imgopt-apt/vendor.list /etc/apt/sources.list.d/vendor.list") < install.index(
+        "apt-get update"
+    )
+    assert "libfoo1" in install

@@ -216,3 +216,27 @@ def test_apt_sources_the_build_added_are_carried_before_the_install(tmp_path: st
         "apt-get update"
     )
     assert "libfoo1" in install
+
+
+def test_package_side_effects_and_dev_packages_stay_behind(tmp_path: str, elves: dict[str, bytes]) -> None:
+    """What maintainer scripts write in a layer that only installs packages is not a build output,
+    and a language runtime never brings -dev packages."""
+    stage = [
+        ("file", "etc/lighttpd/conf-enabled/90-javascript-alias.conf", b"alias"),  # a maintainer script's
+        ("file", "usr/bin/python3.11", elves["static"], {"mode": 0o755}),
+        ("file", "usr/lib/python3.11/os.py", b"# stdlib"),
+        ("file", "usr/lib/python3.11/config-3.11/libpython3.11.a", b"!<arch>"),
+        ("file", "var/lib/dpkg/status", STATUS + b"\nPackage: libpython3.11-stdlib\nStatus: install ok installed\n"
+         b"\nPackage: libpython3.11-dev\nStatus: install ok installed\n"),
+        ("file", "var/lib/dpkg/info/libpython3.11-stdlib:amd64.list", b"/usr/lib/python3.11/os.py\n"),
+        ("file", "var/lib/dpkg/info/libpython3.11-dev:amd64.list",
+         b"/usr/lib/python3.11/config-3.11/libpython3.11.a\n"),
+        ("file", "var/lib/dpkg/info/python3.11-minimal.list", b"/usr/bin/python3.11\n"),
+    ]  # fmt: skip
+    path = os.path.join(str(tmp_path), "image.tar")
+    with open(path, "wb") as f:
+        f.write(docker_archive([_base(), stage], history=["ADD base", "RUN apt-get install"], cmd=["python3.11", "-V"]))
+    image = _with_config(load_image("docker-archive:" + path, CLOSURE_READ), env=("PATH=/usr/bin:/bin",))
+    c = compute_closure(image, squash(image), {1}, {0}, install_layers={1})
+    assert c.packages == frozenset({"python3.11-minimal", "libpython3.11-stdlib"})
+    assert not any(p.startswith("etc/lighttpd") for p in c.outputs)

@@ -24,10 +24,11 @@ from typing import Any
 
 from ..closure import CLOSURE_READ, Closure, closure_variant, compute_closure
 from ..dockerfile.lint import Finding, LintConfig, find_config, lint_dockerfile
-from ..dockerfile.model import Dockerfile
+from ..dockerfile.model import Dockerfile, Instruction
 from ..dockerfile.parser import parse, parse_dockerfile, read_dockerignore
 from ..dockerfile.rewrite import Change, RewriteOptions, proposed_dockerignore, unified_diff
 from ..dockerfile.rules import RULES
+from ..dockerfile.shell import run_commands
 from ..dockerfile.variants import TARGETS, NotApplicable, Variant, make_variants
 from ..encoding import Encodable
 from ..errors import BuildError, ImgoptError, UsageError
@@ -161,15 +162,35 @@ def _evidence(
         return _Evidence(pairs, costs)
     final = df.final_stage
     lines = {i.line for i in final.instructions} if final is not None else set()
-    stage, base = set(), set()
+    stage, base, install = set(), set(), set()
+    by_line = {i.line: i for i in df.instructions}
     for lr in analysis.layers:
         att = lr.instruction
         if att is not None and att.status == "base-image":
             base.add(lr.index)
         elif att is None or att.instruction is None or att.instruction.line in lines:
             stage.add(lr.index)  # unmatched layers count as the stage's: their files are carried
-    closure = compute_closure(loaded, analysis.squash, stage, base)
+            ins = by_line.get(att.instruction.line) if att is not None and att.instruction is not None else None
+            if ins is not None and installs_only(ins):
+                install.add(lr.index)
+    closure = compute_closure(loaded, analysis.squash, stage, base, install)
     return _Evidence(pairs, costs, closure, frozenset(analysis.squash.final))
+
+
+_PACKAGE_TOOLS = frozenset({"apt-get", "apt", "aptitude", "apk", "dpkg", "yum", "dnf", "microdnf", "zypper"})
+_TIDY = frozenset({"rm", "true", "set", "echo", "update-alternatives", "ln", "mkdir"})
+
+
+def installs_only(ins: Instruction) -> bool:
+    """A RUN whose commands only install and tidy up packages."""
+    if ins.keyword != "RUN":
+        return False
+    cmds = run_commands(ins)
+    return (
+        bool(cmds)
+        and any(c.name in _PACKAGE_TOOLS for c in cmds)
+        and all(c.name in _PACKAGE_TOOLS or c.name in _TIDY for c in cmds)
+    )
 
 
 def _priced(variants: list[Variant], evidence: _Evidence) -> list[Variant]:

@@ -53,6 +53,7 @@ RUNTIME_LIBRARIES = (
     (re.compile(r"ruby[\d.]*$"), ("usr/lib/ruby",)),
     (re.compile(r"java$"), ("usr/lib/jvm",)),
 )
+DEV_PACKAGE = re.compile(r"-(dev|devel|headers)$")
 ACCOUNT_FILES = frozenset({"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow", "etc/passwd-", "etc/group-",
                            "etc/shadow-", "etc/gshadow-", "etc/subuid", "etc/subgid", "etc/ld.so.cache",
                            "etc/.pwd.lock", "etc/machine-id"})  # fmt: skip
@@ -336,7 +337,8 @@ def _runtime_packages(fs: FinalFS, own: dict[str, str], needed: set[str]) -> set
     if not dirs:
         return set()
     real = {fs.resolve(d) or d for d in dirs}
-    return {pkg for path, pkg in own.items() if any(path.startswith(d + "/") for d in real)}
+    found = {pkg for path, pkg in own.items() if any(path.startswith(d + "/") for d in real)}
+    return {pkg for pkg in found if not DEV_PACKAGE.search(pkg)}  # headers and static libraries: never
 
 
 def _base_packages(image: Image, base_layers: set[int]) -> set[str]:
@@ -364,9 +366,14 @@ def _source_dir(fs: FinalFS, files: Iterable[str]) -> set[str]:
     return out
 
 
-def compute_closure(image: Image, sq: Squash, stage_layers: set[int], base_layers: set[int]) -> Closure:
+def compute_closure(
+    image: Image, sq: Squash, stage_layers: set[int], base_layers: set[int], install_layers: set[int] | None = None
+) -> Closure:
     """The closure of ``image``. ``stage_layers``: the layers the final stage's own instructions made
-    (their non-package files are build outputs); ``base_layers``: the base image's layers."""
+    (their non-package files are build outputs); ``base_layers``: the base image's layers;
+    ``install_layers``: stage layers whose instruction only installs packages (what they wrote that
+    no package lists is the work of maintainer scripts, carried only when the program needs it)."""
+    install_layers = install_layers or set()
     w = _Walker(image, sq)
     fs = w.fs
     argv = [*(image.config.entrypoint or ()), *(image.config.cmd or ())]
@@ -386,8 +393,9 @@ def compute_closure(image: Image, sq: Squash, stage_layers: set[int], base_layer
         return c if c in LEFT_BEHIND else None
 
     # the stage's own executables (a Python extension module, a plugin) need their libraries too
-    for p, fe in fs.files.items():
-        if fe.layer in stage_layers and p not in own and fe.entry.kind == FILE and fs.facts(p) and not side_effect(p):
+    built = (p for p, fe in fs.files.items() if fe.layer in stage_layers and fe.layer not in install_layers)
+    for p in built:
+        if p not in own and fs.is_file(p) and fs.facts(p) and not side_effect(p):
             w.need(p, "")
     w.walk()
     known_owners = databases_read(fs)
@@ -402,7 +410,8 @@ def compute_closure(image: Image, sq: Squash, stage_layers: set[int], base_layer
     # build outputs: what the stage's instructions added that no package owns
     made = [
         p for p, fe in fs.files.items()
-        if fe.layer in stage_layers and fe.entry.kind in (FILE, HARDLINK, SYMLINK) and p not in own
+        if fe.layer in stage_layers and fe.layer not in install_layers and fe.entry.kind in (FILE, HARDLINK, SYMLINK)
+        and p not in own
     ]  # fmt: skip
     left: list[str] = []
     outputs = set(unowned)

@@ -22,9 +22,10 @@ class FinalFS:
     def entry(self, path: str) -> FinalEntry | None:
         return self.files.get(path.strip("/"))
 
-    def resolve(self, path: str, links: set[str] | None = None) -> str | None:
+    def resolve(self, path: str, links: set[str] | None = None, *, must_exist: bool = True) -> str | None:
         """The real path ``path`` names (relative, no leading slash), or None when it, or a symlink on
-        the way, leads nowhere. Every symlink passed is added to ``links`` (a copy must carry them)."""
+        the way, leads nowhere (``must_exist=False``: the last component may be missing). Every
+        symlink passed is added to ``links`` (a copy must carry them)."""
         parts = [p for p in path.strip("/").split("/") if p and p != "."]
         cur = ""
         hops = 0
@@ -36,7 +37,7 @@ class FinalFS:
             candidate = f"{cur}/{part}" if cur else part
             fe = self.files.get(candidate)
             if fe is None:
-                if not parts:
+                if not parts and must_exist:
                     return None
                 cur = candidate  # a directory no tar entry names (some tars leave them implicit)
                 continue

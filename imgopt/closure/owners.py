@@ -17,7 +17,7 @@ def _real(fs: FinalFS, path: str, cache: dict[str, str | None]) -> str | None:
     """``path`` with its directory resolved (the last component is kept: it may itself be a symlink)."""
     head, _, name = path.strip("/").rpartition("/")
     if head not in cache:
-        cache[head] = fs.resolve(head) if head else ""
+        cache[head] = fs.resolve(head, must_exist=False) if head else ""
     real_head = cache[head]
     if real_head is None:
         return None

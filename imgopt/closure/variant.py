@@ -184,7 +184,12 @@ def closure_variant(
     if distroless and not any(i.keyword == "ENTRYPOINT" for i in metadata):
         lines.insert(3, "ENTRYPOINT []")  # distroless images set none, but be explicit: CMD runs as written
     warnings += [f"not determined: {u}" for u in closure.unknown]
-    warnings += [f"left in the builder: {p}" for p in closure.left_behind[:10]]
+    if closure.left_behind:
+        reasons: dict[str, int] = defaultdict(int)
+        for item in closure.left_behind:
+            reasons[item.rpartition(" (")[2].rstrip(")")] += 1
+        summary = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        warnings.append(f"left in the builder: {len(closure.left_behind)} file(s) the build wrote ({summary})")
     bases = tuple(b for b in (final.base_resolved, runtime.base) if b != "scratch")
     return Variant(target, text, (*changes, change), tuple(warnings), tuple(dict.fromkeys(bases)))
 

@@ -432,6 +432,7 @@ def compute_closure(
     outputs |= {link for link in w.links if link not in own and link not in from_base}
     accounts, _ = _accounts(fs, image, base_layers)
     new_uids = {a.uid for a in accounts}
+    new_gids = {a.gid for a in accounts}
     dirs = []
     for p, fe in fs.files.items():
         e = fe.entry
@@ -439,7 +440,7 @@ def compute_closure(
             e.kind == DIR
             and fe.layer in stage_layers
             and p not in own
-            and (e.uid or e.gid)
+            and (e.uid in new_uids or e.gid in new_gids)  # made for an account the build created
             and not p.startswith(STATE_PREFIXES)
         ):
             dirs.append(Directory("/" + p, e.uid, e.gid, e.mode))

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..analysis import analyze_image
+from ..analysis import Analysis, analyze_image
+from ..analysis.instructions import Instruction
 from ..analysis.packages import PACKAGE_DBS, Footprint, footprint, installed_packages
 from ..dockerfile.parser import parse, parse_dockerfile
 from ..encoding import Encodable
 from ..errors import BuildError, UsageError
-from ..model import Image
 from ..sources import ContentPlan, ReadOptions, load_image
 from .engine import Build, Run, Session, needs_buildkit, split_check
 from .options import BuildOptions
@@ -43,7 +43,8 @@ class Measure:
     config: dict[str, Any]
     packages: dict[str, str] | None = None  # name -> version from the package database; None: unknown
     footprint: Footprint | None = field(default=None, compare=False, repr=False)  # bytes per path
-    image: Image | None = field(default=None, compare=False, repr=False)  # the loaded image, when asked for
+    # the exact analysis of the image (layers attributed to ``instructions`` when given), when asked for
+    analysis: Analysis | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -172,11 +173,13 @@ def build_and_measure(
     options: BuildOptions,
     *,
     dockerignore: Sequence[str] | None = None,
-    keep_image: bool = False,
     read: ReadOptions | None = None,
+    keep_analysis: bool = False,
+    instructions: Sequence[Instruction] | None = None,
 ) -> Side:
     """Build and measure in ``options.context``; a failed build is a Side with its error (the
-    caller decides whether that is fatal)."""
+    caller decides whether that is fatal). ``keep_analysis``: the Measure keeps the exact analysis
+    (attributed to ``instructions``), so the caller need not analyse the image again."""
     if options.context is None:
         raise UsageError("a build context is needed")
     try:
@@ -192,18 +195,24 @@ def build_and_measure(
         )
     except BuildError as e:
         return Side(label, text, None, str(e))
-    return Side(label, text, measure(build, keep_image=keep_image, read=read))
+    return Side(label, text, measure(build, read=read, keep_analysis=keep_analysis, instructions=instructions))
 
 
 # what a measurement reads besides headers: the package databases (for the package-set changes)
 MEASURE = ReadOptions(content=ContentPlan(keep=PACKAGE_DBS), estimate_compressed=True)
 
 
-def measure(build: Build, *, keep_image: bool = False, read: ReadOptions | None = None) -> Measure:
+def measure(
+    build: Build,
+    *,
+    read: ReadOptions | None = None,
+    keep_analysis: bool = False,
+    instructions: Sequence[Instruction] | None = None,
+) -> Measure:
     """Load the built image (``read``: what to read from file contents besides the package
     databases) and measure it with the exact analysis."""
     image = load_image("docker-daemon:" + build.image_id, read or MEASURE)
-    a = analyze_image(image, top=5)
+    a = analyze_image(image, top=5, instructions=instructions)
     c = image.config
     config = {
         "entrypoint": list(c.entrypoint) if c.entrypoint is not None else None,
@@ -226,7 +235,7 @@ def measure(build: Build, *, keep_image: bool = False, read: ReadOptions | None 
         config,
         installed_packages(image, a.squash.final),
         footprint(image, a.squash),
-        image if keep_image else None,
+        a if keep_analysis else None,
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..analysis import Analysis
 from ..closure import CLOSURE_READ, Closure, closure_variant, compute_closure
 from ..dockerfile.lint import Finding, LintConfig, find_config, lint_dockerfile
 from ..dockerfile.model import Dockerfile, Instruction
@@ -33,7 +34,7 @@ from ..dockerfile.variants import TARGETS, NotApplicable, Variant, make_variants
 from ..encoding import Encodable
 from ..errors import BuildError, ImgoptError, UsageError
 from ..evidence.cost import CostReport, quantify
-from ..evidence.instructions import analyze_with
+from ..evidence.instructions import analyze_with, layer_instructions
 from ..evidence.measure import measure_changes
 from ..evidence.planner import PairPlan, Unfixed, plan_pairs
 from ..evidence.variants import evidence_variants
@@ -147,15 +148,16 @@ class _Evidence:
 
 
 def _evidence(
-    df: Dockerfile, image: str | Image, rewrite: RewriteOptions, context: str | None, splits: bool
+    df: Dockerfile, image: str | Image | Analysis, rewrite: RewriteOptions, context: str | None, splits: bool
 ) -> _Evidence:
     """The waste pairs of an image built from ``df`` turned into fixes, its lint findings priced, and
-    (``splits``) its runtime closure."""
-    if isinstance(image, Image):
-        loaded = image
+    (``splits``) its runtime closure. ``image``: a reference, a loaded image, or its analysis with
+    the layers attributed to ``df`` (what the verified build measured: not analysed twice)."""
+    if isinstance(image, Analysis):
+        analysis, loaded = image, image.image
     else:
-        loaded = load_image(image, CLOSURE_READ if splits else None)
-    analysis = analyze_with(loaded, df, top=5)
+        loaded = image if isinstance(image, Image) else load_image(image, CLOSURE_READ if splits else None)
+        analysis = analyze_with(loaded, df, top=5)
     findings = lint_dockerfile(df, dockerignore=rewrite.dockerignore, has_context=rewrite.has_context)
     pairs, costs = plan_pairs(df, analysis, context=context), quantify(findings, analysis)
     if not splits or not any("exec" in layer.facts for layer in loaded.layers):
@@ -311,14 +313,16 @@ def optimize(
     with Session(timeout=opts.build_timeout, keep=opts.keep, run_id=opts.run_id) as session:
         splits = any(t in targets for t in SPLITS)
         read = CLOSURE_READ if splits else None
-        before = build_and_measure(session, text, "before", opts, keep_image=True, read=read)
-        if before.measure is None or before.measure.image is None:
+        before = build_and_measure(
+            session, text, "before", opts, read=read, keep_analysis=True, instructions=layer_instructions(df)
+        )
+        if before.measure is None or before.measure.analysis is None:
             raise BuildError(f"{label}: {before.error}")
-        evidence = _evidence(df, image if image is not None else before.measure.image, rewrite, context, splits)
+        evidence = _evidence(df, image if image is not None else before.measure.analysis, rewrite, context, splits)
         variants, skipped = _variants(df, targets, rewrite, evidence)
         results = [_try(session, v, text, before, opts, ignore_lines) for v in variants]
         chosen = choose(results)
-        kept = Side(label, text, replace(before.measure, image=None))
+        kept = Side(label, text, replace(before.measure, analysis=None))
         return Plan(
             label, text, target, True, tuple(results), skipped, chosen, kept, ignore_text, evidence.pairs.unfixed
         )

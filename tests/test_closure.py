@@ -240,3 +240,24 @@ def test_package_side_effects_and_dev_packages_stay_behind(tmp_path: str, elves:
     c = compute_closure(image, squash(image), {1}, {0}, install_layers={1})
     assert c.packages == frozenset({"python3.11-minimal", "libpython3.11-stdlib"})
     assert not any(p.startswith("etc/lighttpd") for p in c.outputs)
+
+
+def test_musl_images_search_the_musl_loader_path(tmp_path: str, elves: dict[str, bytes]) -> None:
+    """Alpine's loader reads no ld.so.conf: /etc/ld-musl-<arch>.path, else lib, usr/local/lib, usr/lib."""
+    base = [("dir", "etc"), ("file", "usr/local/bin/plain", elves["plain"], {"mode": 0o755}),
+            ("symlink", "lib64/ld-linux-x86-64.so.2", "/lib/ld-musl-x86_64.so.1"),
+            ("file", "lib/ld-musl-x86_64.so.1", b"musl"), ("file", "usr/lib/libc.so.6", b"c")]  # fmt: skip
+
+    def closure(extra: list[Any]) -> Closure:
+        path = os.path.join(str(tmp_path), "musl.tar")
+        with open(path, "wb") as f:
+            f.write(docker_archive([base + extra], history=["RUN build"], cmd=["plain"]))
+        image = _with_config(load_image("docker-archive:" + path, CLOSURE_READ), env=("PATH=/usr/local/bin",))
+        return compute_closure(image, squash(image), {0}, set())
+
+    default = closure([("file", "usr/local/lib/libfoo.so.1", elves["libfoo.so.1.2.3"])])
+    assert "usr/local/lib/libfoo.so.1" in default.needed and not default.unknown
+    listed = [("file", "opt/musl/lib/libfoo.so.1", elves["libfoo.so.1.2.3"])]
+    assert closure(listed).unknown  # not on musl's default path
+    found = closure([*listed, ("file", "etc/ld-musl-x86_64.path", b"/opt/musl/lib\n/usr/lib\n")])
+    assert "opt/musl/lib/libfoo.so.1" in found.needed and not found.unknown

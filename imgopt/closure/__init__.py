@@ -20,6 +20,7 @@ KEPT = (
     "etc/group",
     "etc/ld.so.conf",
     "etc/ld.so.conf.d/*",
+    "etc/ld-musl-*.path",
     "etc/os-release",
     "usr/lib/os-release",
 )

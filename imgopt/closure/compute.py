@@ -32,7 +32,8 @@ from .fs import FinalFS
 from .owners import databases_read, owners
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_LIB_DIRS = ("lib", "usr/lib", "lib64", "usr/lib64")
+DEFAULT_LIB_DIRS = ("lib", "usr/lib", "lib64", "usr/lib64")  # glibc's, after ld.so.conf
+MUSL_DEFAULT_DIRS = ("lib", "usr/local/lib", "usr/lib")  # musl's, unless /etc/ld-musl-<arch>.path says otherwise
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "busybox"})
 # interpreters whose script argument is a file the program needs
 SCRIPT_RUNNERS = frozenset({"python", "python3", "node", "perl", "ruby", "php", "bash", "sh", "dash"})
@@ -93,8 +94,9 @@ class Closure:
     outputs: frozenset[str]  # build outputs to copy: needed files no package owns, and what the stage built
     accounts: tuple[Account, ...]  # users the final stage created (the runtime stage recreates them)
     directories: tuple[Directory, ...]  # directories the final stage made for a non-root owner
-    unknown: tuple[str, ...]  # what could not be determined, in words
+    unknown: tuple[str, ...]  # what the program needs and the image does not hold or show: no split then
     left_behind: tuple[str, ...] = ()  # build outputs not carried, with the reason (for the plan)
+    notes: tuple[str, ...] = ()  # what was assumed without blocking a split (no package database, ids kept by number)
     needs_shell: bool = False  # the command runs through /bin/sh
     static: bool = False  # nothing needed is dynamically linked or interpreted
     owner_of: dict[str, tuple[int, int]] = field(default_factory=dict)  # output -> (uid, gid) when not root
@@ -147,6 +149,15 @@ def _ld_conf_dirs(fs: FinalFS) -> list[str]:
     return out
 
 
+def _musl_dirs(fs: FinalFS) -> list[str]:
+    """musl's library path from /etc/ld-musl-<arch>.path (newline or colon separated), if there is one."""
+    for path in sorted(p for p in fs.files if p.startswith("etc/ld-musl-") and p.endswith(".path")):
+        data = fs.content(path)
+        if data is not None:
+            return [d.strip("/") for d in re.split(r"[:\n]", data.decode("utf-8", "replace")) if d.strip()]
+    return []
+
+
 class _Walker:
     def __init__(self, image: Image, sq: Squash) -> None:
         self.fs = FinalFS(image, sq)
@@ -155,6 +166,7 @@ class _Walker:
         self.workdir = (image.config.workdir or "/").strip("/")
         self.lib_dirs = [d.strip("/") for d in self.env.get("LD_LIBRARY_PATH", "").split(":") if d]
         self.conf_dirs = _ld_conf_dirs(self.fs)
+        self.musl_dirs = _musl_dirs(self.fs)
         self.needed: set[str] = set()
         self.links: set[str] = set()
         self.unknown: list[str] = []
@@ -181,7 +193,13 @@ class _Walker:
             return self.fs.resolve(name, self.links)
         runpath = [str(p) for p in facts.get("runpath") or []]  # type: ignore[attr-defined]
         rpath = [] if runpath else [str(p) for p in facts.get("rpath") or []]  # type: ignore[attr-defined]
-        dirs = [*rpath, *self.lib_dirs, *runpath, *self.conf_dirs, *DEFAULT_LIB_DIRS]
+        interp = str(facts.get("interp") or "")
+        loader = (self.fs.resolve(interp) or interp) if interp else ""
+        if "ld-musl" in loader or (self.musl_dirs and not self.conf_dirs):
+            system = self.musl_dirs or list(MUSL_DEFAULT_DIRS)  # musl reads no ld.so.conf
+        else:
+            system = [*self.conf_dirs, *DEFAULT_LIB_DIRS]
+        dirs = [*rpath, *self.lib_dirs, *runpath, *system]
         for d in dirs:
             d = re.sub(r"\$(ORIGIN|\{ORIGIN\})", "/" + origin, d).strip("/")
             real = self.fs.resolve(f"{d}/{name}", self.links)
@@ -292,7 +310,7 @@ _BUILTINS = frozenset(
 )  # fmt: skip
 
 
-def _accounts(fs: FinalFS, image: Image, base_layers: set[int]) -> tuple[list[Account], dict[int, str]]:
+def _accounts(fs: FinalFS, image: Image, base_layers: set[int]) -> list[Account]:
     """Users in the final /etc/passwd that the base image's /etc/passwd does not have."""
 
     def table(data: bytes | None) -> dict[str, list[str]]:
@@ -323,7 +341,7 @@ def _accounts(fs: FinalFS, image: Image, base_layers: set[int]) -> tuple[list[Ac
             continue
         gid = int(p[3])
         new.append(Account(name, int(p[2]), gid, groups.get(gid, name), p[5], p[6]))
-    return new, groups
+    return new
 
 
 def _runtime_packages(fs: FinalFS, own: dict[str, str], needed: set[str]) -> set[str]:
@@ -381,6 +399,7 @@ def compute_closure(
     needs_shell = bool(argv) and posixpath.basename(argv[0]) in SHELLS
     own = owners(fs)
     cat = Categorizer()
+    notes: list[str] = []
 
     def side_effect(p: str) -> str | None:
         """Why a file the stage wrote, and no package lists, is not a build output (None: it is)."""
@@ -406,7 +425,7 @@ def compute_closure(
     packages = (packages | runtimes) - _base_packages(image, base_layers)
     unowned = {p for p in needed if p not in own and p not in from_base and (fs.is_file(p) or p in w.links)}
     if not known_owners and w.needed:
-        w.unknown.append("no package database was read: every needed file is copied")
+        notes.append("no package database was read: every needed file is copied")
     # build outputs: what the stage's instructions added that no package owns
     made = [
         p for p, fe in fs.files.items()
@@ -430,7 +449,7 @@ def compute_closure(
     for p in list(outputs):  # the symlinks a copied path passes through must exist too
         fs.resolve(p, w.links)
     outputs |= {link for link in w.links if link not in own and link not in from_base}
-    accounts, _ = _accounts(fs, image, base_layers)
+    accounts = _accounts(fs, image, base_layers)
     new_uids = {a.uid for a in accounts}
     new_gids = {a.gid for a in accounts}
     dirs = []
@@ -452,7 +471,7 @@ def compute_closure(
     unknown = list(dict.fromkeys(u for u in w.unknown if u))
     missing_owner = {uid for uid, _ in owner_of.values()} - new_uids - {0}
     if missing_owner:
-        unknown.append(f"files belong to uid(s) {sorted(missing_owner)} that the base image defines: kept by number")
+        notes.append(f"files belong to uid(s) {sorted(missing_owner)} that the base image defines: kept by number")
     return Closure(
         entry=entry,
         needed=frozenset(needed),
@@ -461,6 +480,7 @@ def compute_closure(
         accounts=tuple(sorted(accounts, key=lambda a: a.uid)),
         directories=tuple(sorted(dirs, key=lambda d: d.path)),
         unknown=tuple(unknown),
+        notes=tuple(notes),
         left_behind=tuple(sorted(left)),
         needs_shell=needs_shell,
         static=not w.dynamic,

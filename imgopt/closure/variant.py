@@ -105,7 +105,7 @@ def closure_variant(
     final = df.final_stage
     if final is None or final.base_stage is not None or final.base_resolved.lower() == "scratch":
         raise NotApplicable("the final stage is not built from an external base image")
-    if closure.unknown and any("not in the image" in u or "no search path" in u for u in closure.unknown):
+    if closure.unknown:
         raise NotApplicable("the runtime closure is incomplete: " + "; ".join(closure.unknown[:3]))
     distroless = target == "distroless"
     runtime = choose_base(df, closure, distroless)
@@ -183,7 +183,7 @@ def closure_variant(
     change = Change("closure", anchor.line, what, safety=NEEDS_VERIFY, caution="only a build and a check prove a split")
     if distroless and not any(i.keyword == "ENTRYPOINT" for i in metadata):
         lines.insert(3, "ENTRYPOINT []")  # distroless images set none, but be explicit: CMD runs as written
-    warnings += [f"not determined: {u}" for u in closure.unknown]
+    warnings += [f"assumed: {n}" for n in closure.notes]
     if closure.left_behind:
         reasons: dict[str, int] = defaultdict(int)
         for item in closure.left_behind:

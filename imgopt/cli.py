@@ -186,7 +186,7 @@ class _Progress:
         if now - self.last < 0.2:
             return
         self.last = now
-        from .report.text import human
+        from .units import human
 
         if self.total:
             msg = f"reading {human(self.done)} / {human(self.total)} ({100 * self.done / self.total:.0f}%)"

@@ -184,8 +184,8 @@ def test_changes_are_measured_by_the_paths_they_name() -> None:
     assert measured[0].measured_bytes == 100 and not measured[0].note  # exactly as expected
     # IMG101 and the clean-up share /d: measured together (20 B of 35 B), the gap explained
     for c in measured[1:3]:
-        assert c.measured_bytes is None and "lines 3, 4 (their paths overlap): 20 B in all" in c.note
-        assert "/c is 20 B smaller in the new build" in c.note and "/d is still shipped and discarded" in c.note
+        assert c.measured_bytes is None and "lines 3, 4 (their paths overlap): 20 Bytes in all" in c.note
+        assert "/c is 20 Bytes smaller in the new build" in c.note and "/d is still shipped and discarded" in c.note
     assert measured[3] == changes[3]  # nothing to measure by
     assert other == ()  # every changed path belongs to a change
 

@@ -18,6 +18,7 @@ RANKS = {
     "imgopt.errors": 0,
     "imgopt.model": 0,
     "imgopt.platforms": 0,
+    "imgopt.units": 0,
     "imgopt.encoding": 1,
     "imgopt.sources": 2,
     "imgopt.analysis": 2,

@@ -14,16 +14,9 @@ from dataclasses import replace
 
 from ..analysis.packages import Footprint
 from ..dockerfile.rewrite import Change
+from ..units import human
 
 GAP = 0.01  # a measured saving further than this from the expected one is explained
-
-
-def _human(n: int) -> str:
-    """Bytes in words for notes (the report encoders say the rest)."""
-    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
 
 
 def _explain(paths: Sequence[str], before: Footprint, after: Footprint) -> str:
@@ -31,12 +24,12 @@ def _explain(paths: Sequence[str], before: Footprint, after: Footprint) -> str:
     for p in paths:
         wasted = after.waste.get(p, 0)
         if wasted:
-            reasons.append((wasted, f"/{p} is still shipped and discarded ({_human(wasted)})"))
+            reasons.append((wasted, f"/{p} is still shipped and discarded ({human(wasted)})"))
         elif p in after.final and p in before.final and after.final[p] != before.final[p]:
             d = after.final[p] - before.final[p]
-            reasons.append((abs(d), f"/{p} is {_human(abs(d))} {'larger' if d > 0 else 'smaller'} in the new build"))
+            reasons.append((abs(d), f"/{p} is {human(abs(d))} {'larger' if d > 0 else 'smaller'} in the new build"))
         elif p in before.final and p not in after.final:
-            reasons.append((before.final[p], f"/{p} ({_human(before.final[p])}) is no longer in the image"))
+            reasons.append((before.final[p], f"/{p} ({human(before.final[p])}) is no longer in the image"))
     reasons.sort(key=lambda r: -r[0])
     return "; ".join(r for _, r in reasons[:3])
 
@@ -70,12 +63,12 @@ def measure_changes(
         note = ""
         if expected is not None and abs(saved - expected) > GAP * max(expected, 1):
             why = _explain(paths, before, after) or "the paths' shipped bytes changed in other layers"
-            note = f"measured {_human(saved)} of the {_human(expected)} expected: {why}"
+            note = f"measured {human(saved)} of the {human(expected)} expected: {why}"
         if len(g) == 1:
             out[g[0]] = replace(changes[g[0]], measured_bytes=saved, note=note)
             continue
         lines = ", ".join(str(changes[i].line) for i in g)
-        together = f"measured with the changes at lines {lines} (their paths overlap): {_human(saved)} in all"
+        together = f"measured with the changes at lines {lines} (their paths overlap): {human(saved)} in all"
         for i in g:
             out[i] = replace(changes[i], note=together + (f"; {note}" if note else ""))
     claimed = set(owner)

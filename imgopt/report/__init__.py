@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
+from ..units import human
 from . import compare, frames, html, jsonfmt, lintfmt, text  # noqa: F401  (registration)
-from .text import human
 
 __all__ = ["human"]

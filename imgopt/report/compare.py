@@ -14,8 +14,8 @@ from ..build.optimize import Candidate, Plan
 from ..dockerfile.rewrite import Change
 from ..dockerfile.variants import Variant
 from ..encoding import Encoder, register
+from ..units import human
 from .jsonfmt import json_encoder
-from .text import human
 
 COMPARE_SCHEMA = "imgopt.compare/1"
 OPTIMIZE_SCHEMA = "imgopt.optimize/1"

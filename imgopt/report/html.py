@@ -6,7 +6,7 @@ from html import escape
 
 from ..analysis import Analysis
 from ..encoding import Encoder, register
-from .text import human
+from ..units import human
 
 
 def _rows(rows: list[tuple[str, ...]]) -> str:

@@ -8,8 +8,9 @@ from .._version import __version__
 from ..dockerfile.lint import Finding, LintReport, Measured
 from ..dockerfile.rules import RULES
 from ..encoding import Encoder, dumps, register
+from ..units import human
 from .jsonfmt import json_encoder
-from .text import human, table
+from .text import table
 
 LINT_SCHEMA = "imgopt.lint/1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

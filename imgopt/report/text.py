@@ -8,14 +8,7 @@ from collections.abc import Sequence
 from ..analysis import Analysis, WastePair
 from ..analysis.ci import RuleResult
 from ..encoding import Encoder, register
-
-
-def human(n: int | None) -> str:
-    if n is None:
-        return "-"
-    import humanize
-
-    return str(humanize.naturalsize(n, format="%.1f"))
+from ..units import human
 
 
 def _pct(part: int, whole: int) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..analysis import Analysis
 from ..closure import CLOSURE_READ, Closure, closure_variant, compute_closure
-from ..dockerfile.lint import Finding, LintConfig, find_config, lint_dockerfile
+from ..dockerfile.lint import LintConfig, find_config, lint_dockerfile
 from ..dockerfile.model import Dockerfile, Instruction
 from ..dockerfile.parser import parse, parse_dockerfile, read_dockerignore
 from ..dockerfile.rewrite import Change, RewriteOptions, proposed_dockerignore, unified_diff
@@ -218,10 +218,7 @@ def _with_cost(change: Change, evidence: _Evidence) -> Change:
             change, expected_bytes=sum(p.bytes for p in inside), paths=frozenset().union(*(p.paths for p in inside))
         )
     costs = evidence.costs
-    found: list[tuple[Finding, frozenset[str]]] = sorted(
-        zip(costs.findings, costs.paths or [frozenset()] * len(costs.findings), strict=True), key=lambda t: t[0].line
-    )
-    for f, paths in found:
+    for f, paths in sorted(zip(costs.findings, costs.paths, strict=True), key=lambda t: t[0].line):
         if f.rule == change.rule and f.line in change.lines:
             return replace(change, expected_bytes=f.bytes, paths=paths)
     return change

@@ -49,7 +49,6 @@ _COST_DOCS = {
     "deleted-later": "bytes shipped in one layer and deleted by another",
     "toolchain": "toolchain bytes the flagged layer put into the final filesystem",
 }
-COST_KINDS = ("paths", *_COST_DOCS)
 
 
 def paths(*globs: str) -> Cost:
@@ -237,7 +236,6 @@ def copy_args(step: Step) -> CopyArgs | None:
 
 
 __all__ = [
-    "COST_KINDS",
     "ENV_KEYS",
     "ERROR",
     "INFO",

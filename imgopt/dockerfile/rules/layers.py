@@ -28,13 +28,18 @@ def _consecutive(ctx: Context, view: StageView) -> Iterator[Hit]:
         prev = (flags, n_top)
 
 
-def _fix_consecutive(ctx: Context, hit: Hit) -> Fix | None:
+def _merge_with_previous(ctx: Context, hit: Hit, what: str) -> Fix | None:
+    """The flagged RUN merged into the RUN right before it (``what`` names that line: ``{line}``)."""
     st = stage_of(ctx.dockerfile, hit.ins)
     prev = previous_instruction(st, hit.ins) if st else None
-    if prev is None:
+    if prev is None or prev.keyword != "RUN":
         return None
     edit = merge_runs(ctx.dockerfile, [prev, hit.ins])
-    return None if edit is None else Fix((edit,), f"merged with the RUN at line {prev.line}: one layer instead of two")
+    return None if edit is None else Fix((edit,), what.format(line=prev.line))
+
+
+def _fix_consecutive(ctx: Context, hit: Hit) -> Fix | None:
+    return _merge_with_previous(ctx, hit, "merged with the RUN at line {line}: one layer instead of two")
 
 
 rule(
@@ -198,14 +203,8 @@ def _separate_cleanup(ctx: Context, view: StageView) -> Iterator[Hit]:
 
 
 def _fix_separate_cleanup(ctx: Context, hit: Hit) -> Fix | None:
-    st = stage_of(ctx.dockerfile, hit.ins)
-    prev = previous_instruction(st, hit.ins) if st else None
-    if prev is None or prev.keyword != "RUN":
-        return None  # the files come from a COPY or the base: only a different build can drop them
-    edit = merge_runs(ctx.dockerfile, [prev, hit.ins])
-    if edit is None:
-        return None
-    return Fix((edit,), f"moved the cleanup into the RUN at line {prev.line} that creates the files")
+    # after a COPY (or first in the stage) only a different build can drop the files
+    return _merge_with_previous(ctx, hit, "moved the cleanup into the RUN at line {line} that creates the files")
 
 
 rule(

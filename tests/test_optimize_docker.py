@@ -349,8 +349,10 @@ def test_a_signal_during_a_run_leaves_nothing_of_it(
     # wait until the run has made something to clean up: the first image, then (for a check) a running container
     while time.monotonic() < deadline and not _labelled(rid)[0]:
         time.sleep(0.2)
+    assert _labelled(rid)[0], "the run made no labelled image: nothing would be checked below"
     while phase == "check run" and time.monotonic() < deadline and not _running(rid):
         time.sleep(0.2)
+    assert phase != "check run" or _running(rid), "no labelled container ran"
     time.sleep(2 if phase == "later build" else 0.5)  # the second build is under way
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(getattr(signal, signame))

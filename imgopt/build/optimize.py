@@ -180,7 +180,8 @@ def _evidence(
 
 
 _PACKAGE_TOOLS = frozenset({"apt-get", "apt", "aptitude", "apk", "dpkg", "yum", "dnf", "microdnf", "zypper"})
-_TIDY = frozenset({"rm", "true", "set", "echo", "update-alternatives", "ln", "mkdir"})
+# commands that write nothing a program could need (echo and ln can: a sources list, a symlink)
+_TIDY = frozenset({"rm", "true", "set", "mkdir"})
 
 
 def installs_only(ins: Instruction) -> bool:
@@ -356,11 +357,14 @@ def _try(
         return Candidate(v, NOT_SMALLER, reason="identical to the original")
     try:
         side = build_and_measure(session, v.text, v.target, opts, dockerignore=ignore_lines)
-        if side.measure is None:
-            return Candidate(v, BUILD_FAILED, side, reason=side.error or "build failed")
-        res = run_checks(session, before.measure, side.measure, opts.checks, opts.timeout)
     except ImgoptError as e:  # the engine refused something about this variant: its failure
         return Candidate(v, BUILD_FAILED, reason=str(e))
+    if side.measure is None:
+        return Candidate(v, BUILD_FAILED, side, reason=side.error or "build failed")
+    try:
+        res = run_checks(session, before.measure, side.measure, opts.checks, opts.timeout)
+    except ImgoptError as e:  # built, but its check could not run: a failed check, not the run's end
+        return Candidate(v, CHECK_FAILED, side, reason=f"the check could not run: {e}")
     after = side.measure
     changes = config_changes(before.measure, after)
     removed, added = _package_changes(before.measure.packages, after.packages)

@@ -179,11 +179,23 @@ class _Progress:
         self.done = 0
         self.last = 0.0
         self.shown = False
+        self.read = 0
+        self.cached = 0
 
     def __call__(self, n: int) -> None:
         self.done += n
+        self._show()
+
+    def layer(self, name: str, cached: bool) -> None:
+        if cached:
+            self.cached += 1
+        else:
+            self.read += 1
+        self._show(force=True)
+
+    def _show(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self.last < 0.2:
+        if now - self.last < 0.2 and not force:
             return
         self.last = now
         from .units import human
@@ -192,13 +204,14 @@ class _Progress:
             msg = f"reading {human(self.done)} / {human(self.total)} ({100 * self.done / self.total:.0f}%)"
         else:
             msg = f"reading {human(self.done)}"
-        self.stream.write("\r" + msg.ljust(60))
+        msg += f" · layers: {self.read} read, {self.cached} from the cache"
+        self.stream.write("\r" + msg.ljust(80))
         self.stream.flush()
         self.shown = True
 
     def close(self) -> None:
         if self.shown:
-            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.write("\r" + " " * 80 + "\r")
             self.stream.flush()
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,12 @@ FIXTURES = os.path.join(ROOT, "fixtures", "images")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 REQUIRE_DOCKER = os.environ.get("IMGOPT_REQUIRE_DOCKER") == "1"
+
+# the layer cache of this test run: its own directory (never the user's), shared by the CLI runs
+# the tests start, removed at the end
+_CACHE_DIR = tempfile.mkdtemp(prefix="imgopt-test-cache-")
+os.environ["IMGOPT_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 
 def fixture(name: str) -> str:

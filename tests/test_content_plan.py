@@ -89,6 +89,6 @@ def test_layers_are_asked_for_by_diff_id_after_the_config(tmp_path: str) -> None
             asked.append((name, diff_id))
             return super().layer(name, diff_id)
 
-    image = assemble(Recording(root, ContentPlan(), None), Read(ImageRef("oci", root), ReadOptions()))
+    image = assemble(Recording(root, ReadOptions(cache=False)), Read(ImageRef("oci", root), ReadOptions(cache=False)))
     expected = ["sha256:" + hashlib.sha256(layer_tar(entries)).hexdigest() for entries in LAYERS]
     assert [d for _, d in asked] == expected == [lr.diff_id for lr in image.layers]

@@ -13,13 +13,39 @@ References use the containers/image transport syntax::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
+from typing import Any
 
 from ..errors import ImageNotFound, ReferenceError_
 from ..model import Image
 from ..platforms import host_platform
 from .archive import read_oci_dir, read_tar_file
-from .core import ContentPlan, ImageRef, Probe, Read, ReadOptions
+from .core import ContentPlan, ImageRef, Probe, Read, ReadOptions, RegistryOptions, SourceSettings
+
+_SETTINGS: ContextVar[SourceSettings] = ContextVar(
+    "imgopt_source_settings",
+    default=SourceSettings(),  # noqa: B039  # frozen: never mutated
+)
+
+
+def current_settings() -> SourceSettings:
+    return _SETTINGS.get()
+
+
+@contextmanager
+def source_settings(**changes: Any) -> Iterator[SourceSettings]:
+    """Reads inside the ``with`` block use these settings (``registry=RegistryOptions(...)``,
+    ``cache=False`` or a cache directory)."""
+    settings = replace(_SETTINGS.get(), **changes)
+    token = _SETTINGS.set(settings)
+    try:
+        yield settings
+    finally:
+        _SETTINGS.reset(token)
+
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon")
 
@@ -79,7 +105,14 @@ def load_image(
     size; ``hash_content``: content digests of every file (a ContentPlan can ask for more)."""
     r = parse_ref(ref) if isinstance(ref, str) else ref
     if options is None:
-        options = ReadOptions(platform, ContentPlan(hash=hash_content), estimate_compressed, progress)
+        on_layer = getattr(progress, "layer", None)  # a progress object may also hear of each layer
+        options = ReadOptions(platform, ContentPlan(hash=hash_content), estimate_compressed, progress, on_layer)
+    settings = _SETTINGS.get()
+    options = replace(
+        options,
+        registry=options.registry or settings.registry,
+        cache=settings.cache if options.cache is None else options.cache,
+    )
     read = Read(r, options)
     if r.transport in ("docker-archive", "oci-archive"):
         return read_tar_file(r.location, read)
@@ -103,8 +136,12 @@ __all__ = [
     "ImageRef",
     "Probe",
     "ReadOptions",
+    "RegistryOptions",
+    "SourceSettings",
+    "current_settings",
     "host_platform",
     "load_image",
     "parse_ref",
+    "source_settings",
     "source_size",
 ]

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
@@ -29,8 +29,9 @@ from ..errors import (
 )
 from ..model import HistoryEntry, Image, ImageConfig, Layer
 from ..platforms import host_platform
-from .core import Blob, BlobStore, ContentPlan, Read
-from .streams import FileSource, GzipCounter, Source, decoded
+from .cache import LayerCache, default_cache_dir, plan_key
+from .core import Blob, BlobInfo, BlobStore, Read, ReadOptions
+from .streams import FileSource, GzipCounter, HashingSource, Source, decoded, sniff
 from .tar import TarReader, normalize, parse_layer
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class StreamedStore(BlobStore):
     """What one pass over a tar archive collected."""
 
     docs: dict[str, bytes] = field(default_factory=dict)
-    layers: dict[str, Blob] = field(default_factory=dict)
+    layers_read: dict[str, Blob] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
 
     def _resolve(self, name: str) -> str:
@@ -80,16 +81,15 @@ class StreamedStore(BlobStore):
         return self.docs.get(self._resolve(name))
 
     def layer(self, name: str, diff_id: str | None) -> Blob | None:
-        return self.layers.get(self._resolve(name))
+        return self.layers_read.get(self._resolve(name))
 
 
 class DirectoryStore(BlobStore):
     """An OCI image layout directory; layers are parsed on demand."""
 
-    def __init__(self, root: str, content: ContentPlan, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, root: str, options: ReadOptions) -> None:
         self.root = root
-        self._content = content
-        self._progress = progress
+        self._options = options
 
     def _path(self, name: str) -> str:
         clean = normalize(name, self.root)
@@ -105,25 +105,59 @@ class DirectoryStore(BlobStore):
         except OSError as e:
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
 
-    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+    def _open(self, name: str) -> BinaryIO | None:
         path = self._path(name)
         try:
-            f = open(path, "rb", buffering=1 << 16)
+            return open(path, "rb", buffering=1 << 16)
         except FileNotFoundError:
             return None
         except OSError as e:
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
+
+    def describe(self, name: str) -> BlobInfo | None:
+        f = self._open(name)
+        if f is None:
+            return None
         with f:
             size = os.fstat(f.fileno()).st_size
-            return _parse_blob(FileSource(f, size, self._progress), size, name, self._content)
+            return BlobInfo(size, _compression(sniff(f.read(512))))
+
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+        f = self._open(name)
+        if f is None:
+            return None
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options)
 
 
-def _parse_blob(src: Source, stored_size: int, name: str, content: ContentPlan) -> Blob:
-    kind, stream, head = decoded(src.read(512), src, name)
+def _compression(kind: str) -> str:
+    return "none" if kind == "tar" else kind
+
+
+def parse_blob(src: Source, stored_size: int, name: str, options: ReadOptions) -> Blob:
+    """Parse one layer blob (tar, gzip or zstd, as its bytes say). With the cache on, the
+    uncompressed stream is hashed to the end (``Blob.diff_id``): only a layer that proves its
+    ``diff_id`` is cached. An uncompressed blob's gzip -6 size is measured when asked."""
+    counter = GzipCounter(src) if options.estimate_compressed else None
+    raw: Source = counter if counter is not None else src
+    kind, stream, head = decoded(raw.read(512), raw, name)
     if kind not in ("tar", "gzip", "zstd"):
         raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
-    layer = parse_layer(stream, name, content=content, head=head)
-    return Blob(layer, stored_size, "none" if kind == "tar" else kind)
+    return _parse_decoded(kind, stream, head, name, options, stored_size, counter)
+
+
+def _parse_decoded(
+    kind: str, stream: Source, head: bytes, name: str, options: ReadOptions, stored: int, counter: GzipCounter | None
+) -> Blob:
+    hasher = HashingSource(stream, head) if options.cache else None
+    layer = parse_layer(hasher if hasher is not None else stream, name, content=options.content, head=head)
+    diff_id = hasher.finish() if hasher is not None else None
+    estimate = counter.finish() if counter is not None and kind == "tar" else None
+    length = hasher.length if hasher is not None else None
+    if options.on_layer is not None:
+        options.on_layer(name, False)
+    return Blob(layer, stored, _compression(kind), estimate, diff_id, length)
 
 
 def _is_doc_name(name: str) -> bool:
@@ -137,31 +171,82 @@ def read_tar_archive(src: Source, opts: Read) -> Image:
     while (h := outer.next()) is not None:
         name = normalize(h.name, opts.label)
         if h.typeflag == b"2":
-            store.links[name] = normalize(
-                posixpath.normpath(posixpath.join(posixpath.dirname(name), h.linkname)), opts.label
-            )
+            store.links[name] = _link_target(name, h.linkname, opts.label)
             continue
         if h.kind != "file" or h.size == 0:
             continue
         data: Source = outer.data()
-        counter = GzipCounter(data) if opts.options.estimate_compressed and not _is_doc_name(name) else None
+        if _is_doc_name(name):
+            store.docs[name] = _read_doc(data, name, h.size)
+            continue
+        counter = GzipCounter(data) if opts.options.estimate_compressed else None
         if counter is not None:
             data = counter
-        if _is_doc_name(name):
-            if h.size > MAX_JSON:
-                raise CorruptArchive(f"{name} is implausibly large ({h.size} bytes)")
-            store.docs[name] = data.read(h.size)
-            continue
         first = data.read(512)
         kind, stream, head = decoded(first, data, name)
         if kind in ("tar", "gzip", "zstd"):
             # whatever follows the tar end marker inside the blob is skipped by the next next()
-            layer = parse_layer(stream, name, content=opts.options.content, head=head)
-            estimate = counter.finish() if counter is not None and kind == "tar" else None
-            store.layers[name] = Blob(layer, h.size, "none" if kind == "tar" else kind, estimate)
+            store.layers_read[name] = _parse_decoded(kind, stream, head, name, opts.options, h.size, counter)
         elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
             store.docs[name] = first + data.read(h.size - len(first))
     return assemble(store, opts)
+
+
+def _link_target(name: str, linkname: str, label: str) -> str:
+    return normalize(posixpath.normpath(posixpath.join(posixpath.dirname(name), linkname)), label)
+
+
+def _read_doc(data: Source, name: str, size: int) -> bytes:
+    if size > MAX_JSON:
+        raise CorruptArchive(f"{name} is implausibly large ({size} bytes)")
+    return data.read(size)
+
+
+class IndexedTarStore(StreamedStore):
+    """A seekable archive file: one pass over the outer tar's headers (seeking over blobs) keeps
+    the documents and where each blob lies; layers are parsed only when asked for, so layers the
+    cache holds are never read, and each layer can be read on its own."""
+
+    def __init__(self, path: str, f: BinaryIO, opts: Read) -> None:
+        super().__init__()
+        self.path = path
+        self._options = opts.options
+        self._where: dict[str, tuple[int, int, str]] = {}  # name -> (offset, size, sniffed kind)
+        outer = TarReader(FileSource(f), opts.label)
+        while (h := outer.next()) is not None:
+            name = normalize(h.name, opts.label)
+            if h.typeflag == b"2":
+                self.links[name] = _link_target(name, h.linkname, opts.label)
+                continue
+            if h.kind != "file" or h.size == 0:
+                continue
+            offset = outer.offset
+            data = outer.data()
+            if _is_doc_name(name):
+                self.docs[name] = _read_doc(data, name, h.size)
+                continue
+            first = data.read(512)
+            kind = sniff(first)
+            if kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
+                self.docs[name] = first + data.read(h.size - len(first))
+            else:
+                self._where[name] = (offset, h.size, kind)
+
+    def describe(self, name: str) -> BlobInfo | None:
+        where = self._where.get(self._resolve(name))
+        if where is None or where[2] not in ("tar", "gzip", "zstd"):
+            return None
+        return BlobInfo(where[1], _compression(where[2]))
+
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+        name = self._resolve(name)
+        where = self._where.get(name)
+        if where is None:
+            return None
+        offset, size, _ = where
+        with open(self.path, "rb", buffering=1 << 16) as f:
+            f.seek(offset)
+            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options)
 
 
 def read_tar_file(path: str, opts: Read) -> Image:
@@ -174,17 +259,95 @@ def read_tar_file(path: str, opts: Read) -> Image:
     except OSError as e:
         raise ImageNotFound(f"cannot open {path}: {e.strerror}") from e
     with f:
-        size = os.fstat(f.fileno()).st_size
-        return read_tar_archive(FileSource(f, size, opts.options.progress), opts)
+        if not _seekable(f):
+            size = os.fstat(f.fileno()).st_size
+            return read_tar_archive(FileSource(f, size, opts.options.progress), opts)
+        store = IndexedTarStore(path, f, opts)
+    return assemble(store, opts)
+
+
+def _seekable(f: BinaryIO) -> bool:
+    try:
+        return f.seekable() and os.path.isfile(f.name if isinstance(f.name, str) else "")
+    except (OSError, ValueError):
+        return False
 
 
 def read_oci_dir(path: str, opts: Read) -> Image:
     if not os.path.isdir(path):
         raise ImageNotFound(f"no such OCI layout directory: {path}")
-    store = DirectoryStore(path, opts.options.content, opts.options.progress)
+    store = DirectoryStore(path, opts.options)
     if not store.has("index.json"):
         raise CorruptArchive(f"{path} is not an OCI image layout (no index.json)")
     return assemble(store, opts)
+
+
+class CachedStore(BlobStore):
+    """Any store, with layers answered from the layer cache where it holds them; layers read
+    from the store go into the cache when their bytes proved their ``diff_id``."""
+
+    def __init__(self, inner: BlobStore, cache: LayerCache, options: ReadOptions) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.plan = plan_key(options.content)
+        self.estimate = options.estimate_compressed
+        self.on_layer = options.on_layer
+
+    def json(self, name: str) -> bytes | None:
+        return self.inner.json(name)
+
+    def describe(self, name: str) -> BlobInfo | None:
+        return self.inner.describe(name)
+
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+        return self.layers([(name, diff_id)])[0]
+
+    def cached(self, name: str, diff_id: str | None) -> Blob | None:
+        info = self.inner.describe(name) if diff_id else None
+        if info is None or diff_id is None:
+            return None
+        entry = self.cache.get(diff_id, self.plan)
+        if entry is None:
+            return None
+        uncompressed = info.compression == "none"
+        if self.estimate and uncompressed and entry.gzip_estimate is None:
+            return None  # stored without the estimate this read wants
+        stored = info.stored_size if info.stored_size is not None else entry.tar_bytes
+        estimate = entry.gzip_estimate if self.estimate and uncompressed else None
+        if self.on_layer is not None:
+            self.on_layer(name, True)
+        return Blob(entry.layer, stored, info.compression, estimate, diff_id, entry.tar_bytes)
+
+    def layers(self, wanted: Sequence[tuple[str, str | None]]) -> list[Blob | None]:
+        out = [self.cached(name, diff_id) for name, diff_id in wanted]
+        todo = [i for i, b in enumerate(out) if b is None]
+        for i, blob in zip(todo, self.inner.layers([wanted[i] for i in todo]), strict=True):
+            out[i] = blob
+            diff_id = wanted[i][1]
+            if blob is None or diff_id is None or blob.tar_bytes is None:
+                continue
+            if blob.diff_id != diff_id:
+                log.warning(
+                    "layer %s hashes to %s, not to the diff_id %s its config names", wanted[i][0], blob.diff_id, diff_id
+                )
+                continue
+            estimate = blob.gzip_estimate if blob.compression == "none" else None
+            self.cache.put(diff_id, self.plan, blob.layer, blob.tar_bytes, estimate)
+        return out
+
+
+_CACHES: dict[str, LayerCache] = {}
+
+
+def open_cache(setting: bool | str | None) -> LayerCache | None:
+    """The layer cache a read uses (one per directory and process), or None when it is off."""
+    if not setting or os.environ.get("IMGOPT_NO_CACHE"):
+        return None
+    directory = default_cache_dir() if setting is True else str(setting)
+    cache = _CACHES.get(directory)
+    if cache is None:
+        cache = _CACHES[directory] = LayerCache(directory)
+    return cache
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,6 +445,9 @@ def _tag_matches(annotations: dict[str, str], tag: str) -> bool:
 
 
 def assemble(store: BlobStore, opts: Read) -> Image:
+    cache = open_cache(opts.options.cache)
+    if cache is not None and not isinstance(store, CachedStore):
+        store = CachedStore(store, cache, opts.options)
     if store.has("manifest.json"):
         return _assemble_docker(store, opts)
     if store.has("index.json"):
@@ -440,10 +606,13 @@ def _build_image(
     # history entries with content map to layers in order (as docker history and dive do)
     layer_history = iter([h for h in history if not h.empty_layer])
     out = []
+    # the config first, then the layers by the diff_ids it names: a cache keyed by diff_id can
+    # answer here without the store reading the blob
+    blobs = store.layers([(ref.name, str(diff_ids[i])) for i, ref in enumerate(layers)])
+    if isinstance(store, CachedStore):
+        store.cache.put_doc(image_id, raw_config)
     for i, ref in enumerate(layers):
-        # the config first, then each layer by the diff_id it names: a cache keyed by diff_id can
-        # answer here without the store reading the blob
-        blob = store.layer(ref.name, str(diff_ids[i]))
+        blob = blobs[i]
         if blob is None:
             raise MissingBlob(f"{ref.what} is missing from the archive")
         parsed = blob.layer

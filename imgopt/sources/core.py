@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -89,6 +89,20 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
+class RegistryOptions:
+    """How to reach registries (``docker://`` references), as skopeo's ``--creds``, ``--cert-dir``
+    and ``--tls-verify=false`` say it. Credentials not given here come from
+    ``$IMGOPT_REGISTRY_CREDS`` (``USER:PASSWORD``), then from the Docker client configuration."""
+
+    creds: tuple[str, str] | None = field(default=None, repr=False)
+    cert_dir: str | None = None  # *.crt: CA certificates; *.cert + *.key: a client certificate
+    insecure: bool = False  # plain http and unverified TLS (loopback registries get http anyway)
+    timeout: float = 60.0
+    retries: int = 4  # attempts after the first for 429, 5xx and dropped connections
+    parallel: int = 4  # layer blobs fetched at once
+
+
+@dataclass(frozen=True)
 class ReadOptions:
     """How to read an image (what to read is the reference)."""
 
@@ -96,6 +110,20 @@ class ReadOptions:
     content: ContentPlan = NO_CONTENT
     estimate_compressed: bool = False  # uncompressed layers: compressed_size = gzip -6 of the layer tar
     progress: Callable[[int], None] | None = field(default=None, compare=False)
+    on_layer: Callable[[str, bool], None] | None = field(default=None, compare=False)  # (layer, from the cache)
+    registry: RegistryOptions | None = None  # None: the current SourceSettings'
+    cache: bool | str | None = None  # the layer cache: True (default directory), a directory, False; None: settings'
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What every read in a context uses unless its ReadOptions say otherwise: how to reach
+    registries and whether (and where) to cache layer indexes. The CLI sets them from its flags
+    (``--creds``, ``--cert-dir``, ``--insecure``, ``--no-cache``); Python code uses
+    :func:`imgopt.sources.source_settings`."""
+
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    cache: bool | str = True
 
 
 class BlobStore:
@@ -108,6 +136,14 @@ class BlobStore:
 
     def layer(self, name: str, diff_id: str | None) -> Blob | None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def layers(self, wanted: Sequence[tuple[str, str | None]]) -> list[Blob | None]:
+        """Several layers at once (a store may read them in parallel); ``layer`` one by one here."""
+        return [self.layer(name, diff_id) for name, diff_id in wanted]
+
+    def describe(self, name: str) -> BlobInfo | None:
+        """How a layer blob is stored, without reading it (None: not known without reading)."""
+        return None
 
     def has(self, name: str) -> bool:
         return self.json(name) is not None
@@ -144,6 +180,15 @@ class ParsedLayer:
 
 
 @dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A layer blob as stored: its size there (None: the uncompressed tar's own length) and its
+    compression."""
+
+    stored_size: int | None
+    compression: str  # "none", "gzip", "zstd"
+
+
+@dataclass(frozen=True, slots=True)
 class Blob:
     """A parsed layer blob and what it looked like where it was stored."""
 
@@ -151,12 +196,15 @@ class Blob:
     stored_size: int
     compression: str  # "none", "gzip", "zstd"
     gzip_estimate: int | None = None  # gzip -6 size of an uncompressed blob (ReadOptions.estimate_compressed)
+    diff_id: str | None = None  # sha256 of the uncompressed tar, when the read hashed it (for the cache)
+    tar_bytes: int | None = None  # length of the uncompressed tar stream, when hashed
 
 
 __all__ = [
     "MAX_KEPT",
     "NO_CONTENT",
     "Blob",
+    "BlobInfo",
     "BlobStore",
     "ContentPlan",
     "ImageRef",
@@ -164,4 +212,6 @@ __all__ = [
     "Probe",
     "Read",
     "ReadOptions",
+    "RegistryOptions",
+    "SourceSettings",
 ]

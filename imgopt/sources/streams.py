@@ -155,6 +155,33 @@ class GzipCounter:
         return self.compressed
 
 
+class HashingSource:
+    """Passes a source through and hashes every byte read or skipped (skips read): the sha256 of
+    an uncompressed layer tar is its ``diff_id``. ``head``: bytes already taken from the stream."""
+
+    def __init__(self, src: Source, head: bytes = b"") -> None:
+        import hashlib
+
+        self._src = src
+        self._h = hashlib.sha256(head)
+        self.length = len(head)
+
+    def read(self, n: int) -> bytes:
+        data = self._src.read(n)
+        self._h.update(data)
+        self.length += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        return _skip_by_reading(self, n)
+
+    def finish(self) -> str:
+        """Read what is left and return ``sha256:<hex>``."""
+        while self.skip(1 << 30):
+            pass
+        return "sha256:" + self._h.hexdigest()
+
+
 class PrefixedSource:
     """Bytes already read (for sniffing) followed by the rest of a source."""
 

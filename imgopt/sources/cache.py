@@ -1,0 +1,437 @@
+"""A content-addressed cache of layer indexes (and of the small documents that name them).
+
+A layer's index (:class:`~imgopt.sources.core.ParsedLayer`: every entry's path, kind, size, mode,
+ids, mtime, link target, optional digest, plus what a :class:`ContentPlan` kept or probed) is a pure
+function of the layer's uncompressed bytes and of the plan, so it is stored under the layer's
+``diff_id`` and a key of the plan. An entry is written only after the bytes it was read from hashed
+to that ``diff_id`` (a mislabelled archive never poisons the cache for genuine images), and read
+back only after its own checksum matches (a damaged entry is dropped and the layer read again).
+Documents (image configs, manifests) are stored by their digest and re-hashed when read.
+
+Storage is one SQLite file in the user cache directory (``platformdirs``; ``$IMGOPT_CACHE_DIR``
+overrides it): WAL mode and a busy timeout make concurrent processes safe, every write is one
+transaction, and a size cap evicts the least recently used entries. A cache that cannot be
+written (full disk, read-only directory, a damaged database file) only costs speed: the read goes
+on without it and one warning says why.
+
+Trivy keeps one BoltDB per cache with layers keyed by the compressed digest plus the analyzer
+versions; imgopt keys by ``diff_id`` (the same layer pushed with gzip and with zstd, or loaded
+from ``docker save``, is one entry) and by the plan, and checks what it stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .._version import __version__
+from ..model import FileEntry
+from .core import ContentPlan, ParsedLayer
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+DEFAULT_MAX_BYTES = 2 << 30
+KINDS = ("file", "dir", "symlink", "hardlink", "other", "whiteout", "opaque")
+_KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layers (
+    diff_id TEXT NOT NULL, plan TEXT NOT NULL, payload BLOB NOT NULL, checksum TEXT NOT NULL,
+    bytes INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (diff_id, plan));
+CREATE TABLE IF NOT EXISTS docs (
+    digest TEXT PRIMARY KEY, body BLOB NOT NULL, bytes INTEGER NOT NULL, used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class CacheCorrupt(Exception):
+    """An entry whose bytes do not decode (internal: the entry is dropped and re-read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLayer:
+    """A layer index as stored: the index, the uncompressed tar's length and its gzip -6 size
+    (when it was measured)."""
+
+    layer: ParsedLayer
+    tar_bytes: int
+    gzip_estimate: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    path: str
+    layers: int
+    documents: int
+    bytes: int
+    max_bytes: int
+
+
+def plan_key(content: ContentPlan) -> str:
+    """What a plan asks of file contents, plus the format and imgopt's version (a probe's logic
+    may change between versions: entries of another version are never used)."""
+    spec = [
+        FORMAT,
+        __version__,
+        content.hash,
+        sorted(content.keep),
+        content.keep_max,
+        sorted((p.name, p.max_size) for p in content.probes),
+    ]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:32]
+
+
+def default_cache_dir() -> str:
+    env = os.environ.get("IMGOPT_CACHE_DIR")
+    if env:
+        return env
+    import platformdirs
+
+    return platformdirs.user_cache_dir("imgopt", appauthor=False)
+
+
+def default_max_bytes() -> int:
+    env = os.environ.get("IMGOPT_CACHE_MAX_BYTES")
+    if env:
+        try:
+            return max(0, int(env))
+        except ValueError:
+            log.warning("IMGOPT_CACHE_MAX_BYTES=%r is not a number of bytes; using %d", env, DEFAULT_MAX_BYTES)
+    return DEFAULT_MAX_BYTES
+
+
+# --------------------------------------------------------------------------------------------
+# the stored form of a layer index: a JSON header and packed columns, zlib-compressed
+
+
+def encode_layer(layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> bytes:
+    """Columns instead of one object per entry: 237k entries encode and decode in a fraction of
+    the time JSON or pickle take, and nothing in the format can run code when read."""
+    entries = layer.entries
+    n = len(entries)
+    ints = array("q")
+    for e in entries:
+        ints.extend((e.size, e.mode, e.uid, e.gid, e.mtime))
+    kinds = bytes(_KIND_INDEX[e.kind] for e in entries)
+    paths = "\0".join(e.path for e in entries).encode("utf-8", "surrogateescape")
+    links = "\0".join(e.linkname or "" for e in entries).encode("utf-8", "surrogateescape")
+    digests = "\0".join(e.digest or "" for e in entries).encode("ascii")
+    contents = b"".join(layer.contents.values())
+    header = json.dumps(
+        {
+            "format": FORMAT,
+            "n": n,
+            "size": layer.size,
+            "tar_size": layer.tar_size,
+            "tar_bytes": tar_bytes,
+            "gzip_estimate": gzip_estimate,
+            "skipped": list(layer.skipped),
+            "facts": layer.facts,
+            "contents": [[p.encode("utf-8", "surrogateescape").hex(), len(b)] for p, b in layer.contents.items()],
+            "sections": [len(x) for x in (kinds, paths, links, digests, contents)],
+        }
+    ).encode()
+    body = b"".join((len(header).to_bytes(4, "little"), header, ints.tobytes(), kinds, paths, links, digests, contents))
+    return zlib.compress(body, 1)
+
+
+def decode_layer(payload: bytes) -> CachedLayer:
+    try:
+        body = zlib.decompress(payload)
+        hlen = int.from_bytes(body[:4], "little")
+        h = json.loads(body[4 : 4 + hlen])
+        if h.get("format") != FORMAT:
+            raise CacheCorrupt(f"format {h.get('format')}")
+        n = int(h["n"])
+        pos = 4 + hlen
+        ints = array("q")
+        ints.frombytes(body[pos : pos + 40 * n])
+        pos += 40 * n
+        sections = []
+        for length in h["sections"]:
+            sections.append(body[pos : pos + length])
+            pos += length
+        if pos != len(body) or len(ints) != 5 * n:
+            raise CacheCorrupt("length mismatch")
+        kinds_b, paths_b, links_b, digests_b, contents_b = sections
+        if n == 0:
+            entries: tuple[FileEntry, ...] = ()
+        else:
+            paths = paths_b.decode("utf-8", "surrogateescape").split("\0")
+            links = links_b.decode("utf-8", "surrogateescape").split("\0")
+            digests = digests_b.decode("ascii").split("\0")
+            if not (len(paths) == len(links) == len(digests) == len(kinds_b) == n):
+                raise CacheCorrupt("column mismatch")
+            kinds = [KINDS[k] for k in kinds_b]
+            new = tuple.__new__
+            entries = tuple(
+                new(FileEntry, (paths[i], kinds[i], *ints[5 * i : 5 * i + 5], links[i] or None, digests[i] or None))
+                for i in range(n)
+            )
+        contents: dict[str, bytes] = {}
+        cpos = 0
+        for hexpath, length in h["contents"]:
+            contents[bytes.fromhex(hexpath).decode("utf-8", "surrogateescape")] = contents_b[cpos : cpos + length]
+            cpos += length
+        layer = ParsedLayer(
+            entries, int(h["size"]), int(h["tar_size"]), contents, dict(h["facts"]), tuple(h["skipped"])
+        )
+        est = h.get("gzip_estimate")
+        return CachedLayer(layer, int(h["tar_bytes"]), None if est is None else int(est))
+    except CacheCorrupt:
+        raise
+    except (zlib.error, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as e:
+        raise CacheCorrupt(f"{type(e).__name__}: {e}") from e
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class LayerCache:
+    """The cache: ``get``/``put`` layer indexes by (diff_id, plan), documents by digest.
+
+    Every failure of the store itself is logged once and turns the cache off for this object:
+    reading images never fails because of it."""
+
+    def __init__(self, directory: str | None = None, max_bytes: int | None = None) -> None:
+        self.directory = directory or default_cache_dir()
+        self.path = os.path.join(self.directory, "layers.sqlite")
+        self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._broken = False
+        self.hits = 0
+        self.misses = 0
+
+    # -- the connection
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None or self._broken:
+            return self._db
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                db.execute("SELECT count(*) FROM layers").fetchone()
+            except sqlite3.DatabaseError as e:
+                db.close()
+                if not _is_corrupt_db(e):
+                    raise
+                self._quarantine(e)
+                db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            self._db = db
+        except (OSError, sqlite3.Error) as e:
+            self._give_up("cannot open", e)
+        return self._db
+
+    def _quarantine(self, e: Exception) -> None:
+        """A database file SQLite cannot read is moved aside (kept for a bug report), never used."""
+        aside = f"{self.path}.corrupt-{int(time.time())}"
+        log.warning("layer cache %s is damaged (%s); moved to %s and starting afresh", self.path, e, aside)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.replace(self.path + suffix, aside + suffix)
+
+    def _give_up(self, what: str, e: Exception) -> None:
+        if not self._broken:
+            log.warning("layer cache %s: %s (%s); going on without it", self.path, what, e)
+        self._broken = True
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[sqlite3.Connection | None]:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                yield None
+                return
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                yield db
+                db.execute("COMMIT")
+            except sqlite3.Error as e:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._give_up(what, e)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- layers
+
+    def get(self, diff_id: str, plan: str) -> CachedLayer | None:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return None
+            try:
+                row = db.execute(
+                    "SELECT payload, checksum FROM layers WHERE diff_id=? AND plan=?", (diff_id, plan)
+                ).fetchone()
+            except sqlite3.Error as e:
+                self._give_up("cannot read", e)
+                return None
+        if row is None:
+            self.misses += 1
+            return None
+        payload, checksum = row
+        try:
+            if hashlib.sha256(payload).hexdigest() != checksum:
+                raise CacheCorrupt("checksum mismatch")
+            entry = decode_layer(payload)
+        except CacheCorrupt as e:
+            log.warning("layer cache entry for %s is damaged (%s); reading the layer again", diff_id, e)
+            with self._tx("cannot drop a damaged entry") as tx:
+                if tx is not None:
+                    tx.execute("DELETE FROM layers WHERE diff_id=? AND plan=?", (diff_id, plan))
+            self.misses += 1
+            return None
+        self.hits += 1
+        with self._tx("cannot update") as tx:
+            if tx is not None:
+                tx.execute("UPDATE layers SET used=? WHERE diff_id=? AND plan=?", (time.time(), diff_id, plan))
+        return entry
+
+    def put(self, diff_id: str, plan: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> None:
+        try:
+            payload = encode_layer(layer, tar_bytes, gzip_estimate)
+        except (TypeError, ValueError, KeyError) as e:  # a probe fact that JSON cannot hold
+            log.debug("layer %s not cached: %s", diff_id, e)
+            return
+        checksum = hashlib.sha256(payload).hexdigest()
+        with self._tx("cannot write") as db:
+            if db is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?)",
+                    (diff_id, plan, payload, checksum, len(payload), time.time()),
+                )
+                self._evict(db)
+
+    # -- documents (configs, manifests) by digest, verified when read
+
+    def get_doc(self, digest: str) -> bytes | None:
+        alg, _, want = digest.partition(":")
+        if alg != "sha256":
+            return None
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return None
+            try:
+                row = db.execute("SELECT body FROM docs WHERE digest=?", (digest,)).fetchone()
+            except sqlite3.Error as e:
+                self._give_up("cannot read", e)
+                return None
+        if row is None:
+            return None
+        body = bytes(row[0])
+        if hashlib.sha256(body).hexdigest() != want:
+            log.warning("cached document %s is damaged; fetching it again", digest)
+            with self._tx("cannot drop a damaged entry") as tx:
+                if tx is not None:
+                    tx.execute("DELETE FROM docs WHERE digest=?", (digest,))
+            return None
+        with self._tx("cannot update") as tx:
+            if tx is not None:
+                tx.execute("UPDATE docs SET used=? WHERE digest=?", (time.time(), digest))
+        return body
+
+    def put_doc(self, digest: str, body: bytes) -> None:
+        if digest != "sha256:" + hashlib.sha256(body).hexdigest():
+            return  # only what hashes to its name is stored
+        with self._tx("cannot write") as db:
+            if db is not None:
+                db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)", (digest, body, len(body), time.time()))
+
+    # -- size
+
+    def _evict(self, db: sqlite3.Connection) -> None:
+        if _total(db) > self.max_bytes:
+            _evict_to(db, self.max_bytes * 9 // 10)
+
+    def info(self) -> CacheInfo:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return CacheInfo(self.path, 0, 0, 0, self.max_bytes)
+            layers, lbytes = db.execute("SELECT count(*), coalesce(sum(bytes),0) FROM layers").fetchone()
+            docs, dbytes = db.execute("SELECT count(*), coalesce(sum(bytes),0) FROM docs").fetchone()
+        return CacheInfo(self.path, int(layers), int(docs), int(lbytes + dbytes), self.max_bytes)
+
+    def prune(self, keep_bytes: int = 0) -> tuple[int, int]:
+        """Evict least recently used entries until at most ``keep_bytes`` remain (0: everything).
+        Returns (entries removed, bytes freed)."""
+        before = self.info()
+        with self._tx("cannot prune") as db:
+            if db is not None:
+                if keep_bytes <= 0:
+                    db.execute("DELETE FROM layers")
+                    db.execute("DELETE FROM docs")
+                else:
+                    _evict_to(db, keep_bytes)
+        if self._db is not None and keep_bytes <= 0:
+            with self._lock:
+                self._db.execute("VACUUM")
+        after = self.info()
+        return (before.layers + before.documents - after.layers - after.documents, before.bytes - after.bytes)
+
+
+def _total(db: sqlite3.Connection) -> int:
+    layers = db.execute("SELECT coalesce(sum(bytes),0) FROM layers").fetchone()[0]
+    return int(layers + db.execute("SELECT coalesce(sum(bytes),0) FROM docs").fetchone()[0])
+
+
+def _evict_to(db: sqlite3.Connection, goal: int) -> None:
+    """Delete least recently used entries (layers and documents alike) until ``goal`` bytes remain."""
+    total = _total(db)
+    order = db.execute(
+        "SELECT kind, id, bytes FROM (SELECT 'layers' AS kind, rowid AS id, bytes, used FROM layers "
+        "UNION ALL SELECT 'docs', rowid, bytes, used FROM docs) ORDER BY used"
+    ).fetchall()
+    for kind, rowid, nbytes in order:
+        if total <= goal:
+            break
+        db.execute(f"DELETE FROM {'layers' if kind == 'layers' else 'docs'} WHERE rowid=?", (rowid,))
+        total -= nbytes
+
+
+def _is_corrupt_db(e: sqlite3.DatabaseError) -> bool:
+    text = str(e).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "CacheInfo",
+    "CachedLayer",
+    "LayerCache",
+    "decode_layer",
+    "default_cache_dir",
+    "encode_layer",
+    "plan_key",
+]

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import report  # noqa: F401  (registers the output formats)
 from ._version import __version__
@@ -25,6 +25,7 @@ from .build.options import BuildOptions
 from .dockerfile.lint import LintReport
 from .encoding import encode, formats
 from .errors import ImgoptError, UsageError
+from .sources import source_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 
@@ -50,6 +51,48 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def add_source_flags(q: argparse.ArgumentParser, *, builds: bool = False) -> None:
+    """How images are read: registries (skopeo's spelling) and the layer cache."""
+    g = q.add_argument_group("image sources")
+    g.add_argument(
+        "--creds",
+        metavar="USER[:PASSWORD]",
+        help="registry credentials (else $IMGOPT_REGISTRY_CREDS, "
+        "else the Docker configuration: credHelpers, credsStore, auths)",
+    )
+    g.add_argument("--cert-dir", metavar="DIR", help="registry TLS: *.crt CA certificates, *.cert/*.key client pairs")
+    g.add_argument("--insecure", action="store_true", help="registries over plain http or unverified TLS")
+    g.add_argument(
+        "--no-layer-cache" if builds else "--no-cache",
+        dest="no_layer_cache",
+        action="store_true",
+        help="neither read nor write the layer index cache (imgopt cache info)",
+    )
+
+
+def source_settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    from .sources import RegistryOptions
+
+    creds = None
+    if getattr(args, "creds", None):
+        user, sep, password = args.creds.partition(":")
+        if not sep:
+            if not sys.stdin.isatty():
+                raise UsageError("--creds needs USER:PASSWORD when there is no terminal to ask on")
+            import getpass
+
+            password = getpass.getpass(f"password for {user}: ")
+        creds = (user, password)
+    changes: dict[str, Any] = {
+        "registry": RegistryOptions(
+            creds=creds, cert_dir=getattr(args, "cert_dir", None), insecure=bool(getattr(args, "insecure", False))
+        )
+    }
+    if getattr(args, "no_layer_cache", False):
+        changes["cache"] = False
+    return changes
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="imgopt", description="Exact, fast container image size analysis.")
     p.add_argument("--version", action="version", version=f"imgopt {__version__}")
@@ -58,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "analyze",
         help="analyze an image: layers, files, exact waste, dive metrics",
         description="Analyze an image. REF: docker-archive:PATH[:TAG], oci:DIR[:TAG], "
-        "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], or a bare path/name/ID.",
+        "oci-archive:PATH[:TAG], docker-daemon:NAME[:TAG], docker://HOST/REPO[:TAG|@DIGEST] (a registry, "
+        "no pull), or a bare path/name/ID.",
     )
     a.add_argument("ref", metavar="REF")
     a.add_argument("--format", choices=formats(Analysis), default="text")
@@ -79,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     for dest, _, text in CI_FLAGS:
         a.add_argument("--" + dest.replace("_", "-"), dest=dest, metavar="VALUE", help=text)
     a.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
+    add_source_flags(a)
 
     lt = sub.add_parser(
         "lint",
@@ -98,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--config", metavar="FILE", help=".imgopt.toml or pyproject.toml to read [tool.imgopt] from")
     lt.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of --image in a multi-platform index")
     lt.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    add_source_flags(lt)
 
     def add_build_flags(q: argparse.ArgumentParser) -> None:
         q.add_argument(
@@ -116,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--pull", action="store_true", help="let builds pull base images (default: local images only)")
         q.add_argument("--keep", action="store_true", help="keep the built images (tags imgopt-tmp/...)")
         q.add_argument("--no-progress", action="store_true", help="never show build progress")
+        add_source_flags(q, builds=True)
 
     c = sub.add_parser(
         "compare",
@@ -167,7 +214,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--hash", action="store_true", help="hash contents: catch equal-size content changes")
     d.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of both refs in multi-platform indexes")
     d.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    add_source_flags(d)
+
+    k = sub.add_parser(
+        "cache",
+        help="the layer index cache: where it is, how big, prune it",
+        description="Layer indexes are cached by diff_id in the user cache directory ($IMGOPT_CACHE_DIR "
+        "overrides it; $IMGOPT_CACHE_MAX_BYTES caps it, default 2 GiB; least recently used entries go first).",
+    )
+    k.add_argument("action", choices=("info", "prune"))
+    k.add_argument(
+        "--keep",
+        metavar="BYTES",
+        type=_byte_count,
+        default=0,
+        help="prune: keep the most recently used entries up to this size (e.g. 500MB; default: none)",
+    )
+    k.add_argument("--format", choices=("text", "json"), default="text")
     return p
+
+
+def _byte_count(text: str) -> int:
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", text.lower())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 500MB, 2GiB, 1000000)")
+    scale = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+    return int(float(m.group(1)) * scale.get(m.group(2) or "", 1))
 
 
 class _Progress:
@@ -409,15 +483,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         if args.command is None:
             build_parser().print_help(out)
             return EXIT_USAGE
-        if args.command == "lint":
-            return _lint(args, out)
-        if args.command == "compare":
-            return _compare(args, out, err)
-        if args.command == "optimize":
-            return _optimize(args, out, err)
-        if args.command == "diff":
-            return _diff(args, out)
-        return _analyze(args, out, err)
+        with source_settings(**source_settings_from(args)):
+            return _dispatch(args, out, err)
     except ImgoptError as e:
         err.write(f"imgopt: error: {e}\n")
         return e.exit_code
@@ -428,6 +495,55 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return 143 if isinstance(e, _Terminated) else 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _cache(args: argparse.Namespace, stdout: TextIO) -> int:
+    import json
+
+    from .sources.cache import LayerCache
+    from .units import human
+
+    cache = LayerCache()
+    try:
+        removed = freed = 0
+        if args.action == "prune":
+            removed, freed = cache.prune(args.keep)
+        info = cache.info()
+    finally:
+        cache.close()
+    if args.format == "json":
+        doc: dict[str, Any] = {
+            "path": info.path,
+            "layers": info.layers,
+            "documents": info.documents,
+            "bytes": info.bytes,
+            "max_bytes": info.max_bytes,
+        }
+        if args.action == "prune":
+            doc.update(removed=removed, freed_bytes=freed)
+        stdout.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    if args.action == "prune":
+        stdout.write(f"removed {removed} entries, freed {human(freed)}\n")
+    stdout.write(
+        f"{info.path}\n{info.layers} layer indexes, {info.documents} documents, {human(info.bytes)} "
+        f"of at most {human(info.max_bytes)}\n"
+    )
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "cache":
+        return _cache(args, out)
+    if args.command == "lint":
+        return _lint(args, out)
+    if args.command == "compare":
+        return _compare(args, out, err)
+    if args.command == "optimize":
+        return _optimize(args, out, err)
+    if args.command == "diff":
+        return _diff(args, out)
+    return _analyze(args, out, err)
 
 
 class _Terminated(KeyboardInterrupt):

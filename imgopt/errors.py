@@ -15,6 +15,8 @@ into one readable line and an exit code (usage 2, input/source 3)::
         │   └── UnsafePath         an absolute or ``..`` name inside a layer
         ├── UnsupportedMediaType   a layer or manifest media type imgopt does not know
         ├── DaemonError            the Docker engine is down or answered with an error
+        ├── RegistryError          a registry cannot be reached or answered with an error
+        │   └── AuthError          it refused the credentials, or wants some and none were found
         ├── DockerfileError        a Dockerfile that cannot be read or parsed
         └── BuildError             the engine could not build a Dockerfile (the step and its output)
 """
@@ -80,6 +82,14 @@ class DaemonError(InputError):
     """The Docker engine could not be reached or answered with an error."""
 
 
+class RegistryError(InputError):
+    """A registry could not be reached or answered with an error."""
+
+
+class AuthError(RegistryError):
+    """A registry refused the credentials, or wants credentials and none were found."""
+
+
 class DockerfileError(InputError):
     """A Dockerfile that cannot be read or parsed."""
 
@@ -101,6 +111,8 @@ __all__ = [
     "UnsafePath",
     "UnsupportedMediaType",
     "DaemonError",
+    "RegistryError",
+    "AuthError",
     "DockerfileError",
     "BuildError",
 ]

@@ -6,6 +6,8 @@ References use the containers/image transport syntax::
     oci-archive:PATH[:TAG]      a tar of an OCI image layout
     oci:DIR[:TAG]               an OCI image layout directory
     docker-daemon:NAME[:TAG]    an image in the local Docker engine (never pulled)
+    docker://HOST/REPO[:TAG|@DIGEST]
+                                an image in a registry, read without a pull
     NAME[:TAG] or image ID      an existing path is read as an archive/layout, anything else
                                 is asked of the Docker engine
 """
@@ -47,7 +49,7 @@ def source_settings(**changes: Any) -> Iterator[SourceSettings]:
         _SETTINGS.reset(token)
 
 
-TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon")
+TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon", "docker")
 
 
 def _split_path(rest: str) -> tuple[str, str | None]:
@@ -73,12 +75,17 @@ def parse_ref(ref: str) -> ImageRef:
             raise ReferenceError_(f"{ref!r}: nothing after '{transport}:'")
         if transport == "docker-daemon":
             return ImageRef(transport, rest)
+        if transport == "docker":
+            from .registry import parse_registry_ref
+
+            parse_registry_ref(rest)  # a malformed reference fails here, before any I/O
+            return ImageRef(transport, rest)
         path, tag = _split_path(rest)
         return ImageRef(transport, path, tag)
-    if sep and transport in ("docker", "containers-storage", "dir"):
+    if sep and transport in ("containers-storage", "dir"):
         raise ReferenceError_(
             f"{ref!r}: the {transport}: transport is not supported yet "
-            f"(use docker-archive:, oci:, oci-archive: or docker-daemon:)"
+            f"(use docker-archive:, oci:, oci-archive:, docker-daemon: or docker://)"
         )
     path, tag = _split_path(ref)
     if os.path.isdir(path):
@@ -118,6 +125,11 @@ def load_image(
         return read_tar_file(r.location, read)
     if r.transport == "oci":
         return read_oci_dir(r.location, read)
+    if r.transport == "docker":
+        from .archive import open_cache
+        from .registry import read_registry_image
+
+        return read_registry_image(r.location, read, open_cache(options.cache))
     from .daemon import read_daemon_image
 
     return read_daemon_image(r.location, read)

@@ -17,6 +17,7 @@ from .build.optimize import Plan, optimize
 from .build.options import BuildOptions
 from .dockerfile.lint import Finding, LintConfig, LintReport
 from .errors import (
+    AuthError,
     BuildError,
     CheckError,
     CorruptArchive,
@@ -27,10 +28,12 @@ from .errors import (
     InputError,
     MissingBlob,
     PlatformNotFound,
+    RegistryError,
     UnsafePath,
     UnsupportedMediaType,
     UsageError,
 )
+from .sources import RegistryOptions, source_settings
 
 __all__ = [
     "__version__",
@@ -59,6 +62,10 @@ __all__ = [
     "UnsafePath",
     "UnsupportedMediaType",
     "DaemonError",
+    "RegistryError",
+    "AuthError",
+    "RegistryOptions",
+    "source_settings",
     "DockerfileError",
     "BuildError",
     "CheckError",

@@ -263,6 +263,20 @@ def oci_layout(root: str, images: Sequence[dict[str, Any]]) -> None:
         f.write('{"imageLayoutVersion":"1.0.0"}')
 
 
+def write_image(kind: str, layers: Sequence[Sequence[Entry]], directory: str) -> str:
+    """An image of ``layers`` written under ``directory`` as ``kind`` (docker, docker-oci,
+    docker-oci-gzip, oci-dir); returns its reference."""
+    if kind == "oci-dir":
+        root = os.path.join(directory, "layout")
+        oci_layout(root, [{"layers": layers, "tag": "latest"}])
+        return "oci:" + root
+    path = os.path.join(directory, "image.tar")
+    gz = kind.endswith("gzip")
+    with open(path, "wb") as f:
+        f.write(docker_archive(layers, oci_style=kind != "docker", layer_compression="gzip" if gz else "none"))
+    return "docker-archive:" + path
+
+
 def tar_directory(root: str) -> bytes:
     members = []
     for dirpath, _, files in sorted(os.walk(root)):

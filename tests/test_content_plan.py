@@ -8,7 +8,7 @@ import hashlib
 import os
 
 import pytest
-from builders import docker_archive, layer_tar, oci_layout
+from builders import layer_tar, oci_layout, write_image
 
 from imgopt.sources import ContentPlan, Probe, ReadOptions, load_image
 from imgopt.sources.archive import DirectoryStore, assemble
@@ -47,14 +47,7 @@ PLAN = ContentPlan(
 
 @pytest.fixture(params=["docker", "docker-oci", "oci-dir"])
 def ref(request: pytest.FixtureRequest, tmp_path: str) -> str:
-    if request.param == "oci-dir":
-        root = os.path.join(str(tmp_path), "layout")
-        oci_layout(root, [{"layers": LAYERS, "tag": "latest"}])
-        return "oci:" + root
-    path = os.path.join(str(tmp_path), "image.tar")
-    with open(path, "wb") as f:
-        f.write(docker_archive(LAYERS, oci_style=request.param == "docker-oci"))
-    return "docker-archive:" + path
+    return write_image(request.param, LAYERS, str(tmp_path))
 
 
 def test_one_pass_reads_what_the_plan_asks(ref: str) -> None:

@@ -317,6 +317,19 @@ class LayerCache:
                 tx.execute("UPDATE layers SET used=? WHERE diff_id=? AND plan=?", (time.time(), diff_id, plan))
         return entry
 
+    def has(self, diff_id: str, plan: str) -> bool:
+        """Whether an entry exists (not whether it is sound: ``get`` checks that)."""
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return False
+            try:
+                row = db.execute("SELECT 1 FROM layers WHERE diff_id=? AND plan=?", (diff_id, plan)).fetchone()
+            except sqlite3.Error as e:
+                self._give_up("cannot read", e)
+                return False
+        return row is not None
+
     def put(self, diff_id: str, plan: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> None:
         try:
             payload = encode_layer(layer, tar_bytes, gzip_estimate)

@@ -6,13 +6,15 @@ is written to disk. SDK errors are translated once, here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import DaemonError, ImageNotFound
+from ..errors import DaemonError, ImageNotFound, MissingBlob
 from ..model import Image
-from .archive import read_tar_archive
-from .core import Read
+from .archive import assemble, open_cache, read_tar_archive
+from .cache import plan_key
+from .core import Blob, BlobInfo, BlobStore, Read
 from .streams import IterSource
 
 
@@ -57,13 +59,16 @@ def read_daemon_image(name: str, opts: Read) -> Image:
     client = docker_client()
     try:
         try:
-            client.api.inspect_image(name)
+            inspect = client.api.inspect_image(name)
         except NotFound as e:
             raise ImageNotFound(f"no image {name!r} in the Docker engine (imgopt never pulls)") from e
         except APIError as e:
             raise DaemonError(f"the Docker engine refused to inspect {name!r}: {e.explanation or e}") from e
         except DockerException as e:
             raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+        cached = _from_cache(name, inspect, opts)
+        if cached is not None:
+            return cached
         try:
             stream: Iterator[bytes] = client.api.get_image(name, chunk_size=1 << 20)
             return read_tar_archive(IterSource(_guard(stream), opts.options.progress), opts)
@@ -73,6 +78,45 @@ def read_daemon_image(name: str, opts: Read) -> Image:
             raise DaemonError(f"the Docker engine failed to export {name!r}: {e}") from e
     finally:
         client.close()
+
+
+class _InspectStore(BlobStore):
+    """An engine image described by ``docker image inspect`` and the cached config: what
+    ``docker save`` would hold, minus the layers, which the layer cache answers."""
+
+    def __init__(self, config: bytes, diff_ids: list[str], repo_tags: list[str]) -> None:
+        entry = {"Config": "config.json", "RepoTags": repo_tags, "Layers": [f"{d}/layer.tar" for d in diff_ids]}
+        self.docs = {"manifest.json": json.dumps([entry]).encode(), "config.json": config}
+
+    def json(self, name: str) -> bytes | None:
+        return self.docs.get(name)
+
+    def describe(self, name: str) -> BlobInfo | None:
+        return BlobInfo(None, "none")  # docker save stores layers uncompressed: the tar's own length
+
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+        return None
+
+
+def _from_cache(name: str, inspect: dict[str, Any], opts: Read) -> Image | None:
+    """The image from the layer cache alone when it holds the config (by image ID) and every
+    layer (by the diff_ids inspect lists): no export at all. None: export as usual."""
+    cache = open_cache(opts.options.cache)
+    image_id = inspect.get("Id")
+    diff_ids = (inspect.get("RootFS") or {}).get("Layers") or []
+    if cache is None or not isinstance(image_id, str) or not diff_ids:
+        return None
+    plan = plan_key(opts.options.content)
+    if not all(cache.has(d, plan) for d in diff_ids):
+        return None
+    config = cache.get_doc(image_id)
+    if config is None:
+        return None
+    tags = [t for t in inspect.get("RepoTags") or [] if t == name or t == f"{name}:latest"]
+    try:
+        return assemble(_InspectStore(config, diff_ids, tags), opts)
+    except MissingBlob:
+        return None  # an entry went missing (evicted, damaged) since has(): export instead
 
 
 def _guard(stream: Iterator[bytes]) -> Iterator[bytes]:

@@ -141,6 +141,32 @@ def test_daemon_stream_equals_saved_archive(images: dict[str, str], name: str, t
         assert other.dive == archive.dive
 
 
+def test_a_cached_daemon_image_is_not_exported(
+    images: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second read of an engine image takes the layers from the cache by the diff_ids
+    inspect lists and the config by the image ID: the export (docker save) is never asked for."""
+    from imgopt.sources import load_image, source_settings
+
+    tag = images["waste"]
+    with source_settings(cache=str(tmp_path)):
+        cold = load_image("docker-daemon:" + tag, estimate_compressed=True)
+        import docker.api.image
+
+        def no_export(*args: object, **kw: object) -> None:
+            raise AssertionError("the image was exported although the cache holds it")
+
+        monkeypatch.setattr(docker.api.image.ImageApiMixin, "get_image", no_export)
+        warm = load_image("docker-daemon:" + tag, estimate_compressed=True)
+        by_id = load_image(cold.id, estimate_compressed=True)
+    for image in (warm, by_id):
+        assert image.layers == cold.layers and image.id == cold.id and image.history == cold.history
+        assert [lr.compressed_size for lr in image.layers] == [lr.compressed_size for lr in cold.layers]
+    assert warm.repo_tags == cold.repo_tags and warm.source == "docker-daemon"
+    with source_settings(cache=False), pytest.raises(AssertionError, match="exported"):
+        load_image("docker-daemon:" + tag)
+
+
 @pytest.mark.dive
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_dive_agrees_on_real_archives(images: dict[str, str], name: str, dive_bin: str, tmp_path: str) -> None:

@@ -334,3 +334,37 @@ def test_a_corrupt_blob_is_refused_by_name(proxy: _Proxy) -> None:
     proxy.plan |= {"corrupt"}
     with source_settings(cache=False), pytest.raises(CorruptArchive, match=r"sha256:[0-9a-f]{64}.*digest"):
         load_image(f"docker://{proxy.host}/app:1")
+
+
+def test_a_warm_read_fetches_only_the_manifest(proxy: _Proxy, cache_dir_for_registry: str) -> None:
+    ref = f"docker://{proxy.host}/app:1"
+    cold = load_image(ref)
+    proxy.log.clear()
+    warm = load_image(ref)
+    assert warm.layers == cold.layers and warm.id == cold.id
+    assert [path for _, path, _ in proxy.log] == ["/v2/", "/v2/app/manifests/1"]  # two round trips, no blob
+
+
+@pytest.fixture
+def cache_dir_for_registry(tmp_path: str) -> Iterator[str]:
+    with source_settings(cache=str(tmp_path)):
+        yield str(tmp_path)
+
+
+def test_diff_lint_and_optimize_take_registry_references(plain: Registry, tmp_path: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["diff", plain.ref("app:1"), f"docker-archive:{WASTE}", "--format", "json"], out, err) == 0, (
+        err.getvalue()
+    )
+    doc = json.loads(out.getvalue())
+    assert doc["before"]["ref"] == plain.ref("app:1") and doc["entries"] == []  # the same image, pushed
+    assert doc["before"]["final_size_bytes"] == doc["after"]["final_size_bytes"] > 0
+    dockerfile = os.path.join(str(tmp_path), "Dockerfile")
+    with open(dockerfile, "w") as f:
+        f.write("FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y curl\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["lint", dockerfile, "--image", plain.ref("app:1"), "--format", "json"], out, err)
+    assert code in (0, 1) and "Traceback" not in err.getvalue(), err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["optimize", dockerfile, "--image", plain.ref("app:1"), "--format", "json"], out, err)
+    assert code == 0, err.getvalue()

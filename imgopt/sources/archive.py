@@ -128,23 +128,65 @@ class DirectoryStore(BlobStore):
             return None
         with f:
             size = os.fstat(f.fileno()).st_size
-            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options)
+            region = FileRegion(f.fileno(), 0, size)
+            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options, region)
 
 
 def _compression(kind: str) -> str:
     return "none" if kind == "tar" else kind
 
 
-def parse_blob(src: Source, stored_size: int, name: str, options: ReadOptions) -> Blob:
+def parse_blob(
+    src: Source, stored_size: int, name: str, options: ReadOptions, region: FileRegion | None = None
+) -> Blob:
     """Parse one layer blob (tar, gzip or zstd, as its bytes say). With the cache on, the
     uncompressed stream is hashed to the end (``Blob.diff_id``): only a layer that proves its
-    ``diff_id`` is cached. An uncompressed blob's gzip -6 size is measured when asked."""
+    ``diff_id`` is cached. An uncompressed blob in a file (``region``) is hashed by a second
+    thread reading the file itself while the parser seeks over file contents. An uncompressed
+    blob's gzip -6 size is measured when asked."""
     counter = GzipCounter(src) if options.estimate_compressed else None
     raw: Source = counter if counter is not None else src
     kind, stream, head = decoded(raw.read(512), raw, name)
     if kind not in ("tar", "gzip", "zstd"):
         raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
+    if kind == "tar" and region is not None and options.cache and counter is None:
+        return _parse_hashing_aside(stream, head, name, options, stored_size, region)
     return _parse_decoded(kind, stream, head, name, options, stored_size, counter)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRegion:
+    """Where an uncompressed blob lies in an open file."""
+
+    fd: int
+    offset: int
+    size: int
+
+
+def _hash_region(region: FileRegion) -> str:
+    h = hashlib.sha256()
+    pos, end = region.offset, region.offset + region.size
+    while pos < end:
+        chunk = os.pread(region.fd, min(4 << 20, end - pos), pos)  # pread and sha256 release the GIL
+        if not chunk:
+            raise CorruptArchive(f"file ended inside a layer blob at byte {pos}")
+        h.update(chunk)
+        pos += len(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _parse_hashing_aside(
+    stream: Source, head: bytes, name: str, options: ReadOptions, stored: int, region: FileRegion
+) -> Blob:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="imgopt-hash") as pool:
+        digest = pool.submit(_hash_region, region)
+        layer = parse_layer(stream, name, content=options.content, head=head)
+        diff_id = digest.result()
+    if options.on_layer is not None:
+        options.on_layer(name, False)
+    return Blob(layer, stored, "none", None, diff_id, region.size)
 
 
 def _parse_decoded(
@@ -246,7 +288,8 @@ class IndexedTarStore(StreamedStore):
         offset, size, _ = where
         with open(self.path, "rb", buffering=1 << 16) as f:
             f.seek(offset)
-            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options)
+            region = FileRegion(f.fileno(), offset, size)
+            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options, region)
 
 
 def read_tar_file(path: str, opts: Read) -> Image:

@@ -33,6 +33,8 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
 
 from .._version import __version__
 from ..model import FileEntry
@@ -173,11 +175,12 @@ def decode_layer(payload: bytes) -> CachedLayer:
             if not (len(paths) == len(links) == len(digests) == len(kinds_b) == n):
                 raise CacheCorrupt("column mismatch")
             kinds = [KINDS[k] for k in kinds_b]
-            new = tuple.__new__
-            entries = tuple(
-                new(FileEntry, (paths[i], kinds[i], *ints[5 * i : 5 * i + 5], links[i] or None, digests[i] or None))
-                for i in range(n)
-            )
+            # columns zipped and turned into FileEntry tuples in C (tuple.__new__ over zip)
+            cols = [ints[k::5].tolist() for k in range(5)]
+            links_col = [x or None for x in links] if links_b.strip(b"\0") else repeat(None)
+            digests_col = [x or None for x in digests] if digests_b.strip(b"\0") else repeat(None)
+            make = partial(tuple.__new__, FileEntry)
+            entries = tuple(map(make, zip(paths, kinds, *cols, links_col, digests_col, strict=False)))  # lengths checked
         contents: dict[str, bytes] = {}
         cpos = 0
         for hexpath, length in h["contents"]:

@@ -180,7 +180,7 @@ def decode_layer(payload: bytes) -> CachedLayer:
             links_col = [x or None for x in links] if links_b.strip(b"\0") else repeat(None)
             digests_col = [x or None for x in digests] if digests_b.strip(b"\0") else repeat(None)
             make = partial(tuple.__new__, FileEntry)
-            entries = tuple(map(make, zip(paths, kinds, *cols, links_col, digests_col, strict=False)))  # lengths checked
+            entries = tuple(map(make, zip(paths, kinds, *cols, links_col, digests_col, strict=False)))  # checked
         contents: dict[str, bytes] = {}
         cpos = 0
         for hexpath, length in h["contents"]:

@@ -22,9 +22,8 @@ from test_content_plan import LAYERS, PLAN
 
 from imgopt.cli import main
 from imgopt.model import FileEntry, Image
-from imgopt.sources import ContentPlan, ReadOptions, load_image, source_settings
-from imgopt.sources.archive import DirectoryStore, IndexedTarStore
-from imgopt.sources.cache import LayerCache, decode_layer, encode_layer, plan_key
+from imgopt.sources import ContentPlan, ReadOptions, archive, load_image, source_settings
+from imgopt.sources.cache import LayerCache, decode_layer, encode_layer, plan_key, settle
 from imgopt.sources.core import ParsedLayer
 
 
@@ -45,11 +44,10 @@ def _same(a: Image, b: Image) -> None:
 
 
 def _no_layer_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(self: object, name: str, diff_id: str | None) -> None:
+    def refuse(src: object, size: int, name: str, *args: object) -> None:
         raise AssertionError(f"layer {name} was read although the cache holds it")
 
-    monkeypatch.setattr(DirectoryStore, "layer", refuse)
-    monkeypatch.setattr(IndexedTarStore, "layer", refuse)
+    monkeypatch.setattr(archive, "parse_blob", refuse)
 
 
 @pytest.mark.parametrize("estimate", [False, True])
@@ -88,6 +86,7 @@ def test_an_image_sharing_layers_reads_only_its_own(tmp_path: str, cache_dir: st
 
 def test_a_damaged_entry_is_dropped_and_read_again(ref: str, cache_dir: str, caplog: pytest.LogCaptureFixture) -> None:
     first = load_image(ref)
+    settle()  # the entries of uncompressed layers are written once their hash (computed aside) proves them
     db = sqlite3.connect(os.path.join(cache_dir, "layers.sqlite"))
     payload = db.execute("SELECT payload FROM layers LIMIT 1").fetchone()[0]
     damaged = payload[:20] + bytes([payload[20] ^ 0xFF]) + payload[21:]
@@ -282,3 +281,19 @@ def test_the_committed_fixtures_read_the_same_warm(cache_dir: str) -> None:
             fresh = load_image(fixture(name))
         load_image(fixture(name))
         _same(load_image(fixture(name)), fresh)
+
+
+def test_a_cli_run_leaves_its_entries_written(tmp_path: str) -> None:
+    """Hashes computed aside finish before the process exits: the next process finds every layer."""
+    import sys
+
+    ref = write_image("docker", [*LAYERS, [("file", "big", os.urandom(3 << 20))]], str(tmp_path))
+    d = os.path.join(str(tmp_path), "cli")
+    env = dict(os.environ, IMGOPT_CACHE_DIR=d)
+    done = subprocess.run(
+        [sys.executable, "-m", "imgopt", "analyze", ref, "--format", "json"], env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    cache = LayerCache(d)
+    assert cache.info().layers == len(LAYERS) + 1
+    cache.close()

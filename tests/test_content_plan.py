@@ -78,9 +78,9 @@ def test_layers_are_asked_for_by_diff_id_after_the_config(tmp_path: str) -> None
     asked: list[tuple[str, str | None]] = []
 
     class Recording(DirectoryStore):
-        def layer(self, name: str, diff_id: str | None):  # type: ignore[no-untyped-def]
-            asked.append((name, diff_id))
-            return super().layer(name, diff_id)
+        def layers(self, wanted):  # type: ignore[no-untyped-def]
+            asked.extend(wanted)
+            return super().layers(wanted)
 
     image = assemble(Recording(root, ReadOptions(cache=False)), Read(ImageRef("oci", root), ReadOptions(cache=False)))
     expected = ["sha256:" + hashlib.sha256(layer_tar(entries)).hexdigest() for entries in LAYERS]

@@ -118,7 +118,11 @@ def load_image(
     options = replace(
         options,
         registry=options.registry or settings.registry,
-        cache=settings.cache if options.cache is None else options.cache,
+        cache=False
+        if os.environ.get("IMGOPT_NO_CACHE")
+        else settings.cache
+        if options.cache is None
+        else options.cache,
     )
     read = Read(r, options)
     if r.transport in ("docker-archive", "oci-archive"):

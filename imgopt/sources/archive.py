@@ -16,7 +16,9 @@ import logging
 import os
 import posixpath
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, BinaryIO
 
 from ..errors import (
@@ -84,7 +86,44 @@ class StreamedStore(BlobStore):
         return self.layers_read.get(self._resolve(name))
 
 
-class DirectoryStore(BlobStore):
+class FileBlobStore(BlobStore):
+    """A store whose layer blobs lie in files (an OCI layout's blobs, members of a seekable
+    archive). With the cache on, uncompressed blobs are hashed (their diff_id) by threads that
+    read the file themselves, all layers at once, while the parser goes from layer to layer
+    seeking over file contents: verification costs wall time only where hashing outlasts parsing."""
+
+    _options: ReadOptions
+
+    def _region(self, name: str) -> FileRegion | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self, name: str) -> BlobInfo | None:
+        region = self._region(name)
+        if region is None or region.kind not in ("tar", "gzip", "zstd"):
+            return None
+        return BlobInfo(region.size, _compression(region.kind))
+
+    def layer(self, name: str, diff_id: str | None) -> Blob | None:
+        return self.layers([(name, diff_id)])[0]
+
+    def layers(self, wanted: Sequence[tuple[str, str | None]]) -> list[Blob | None]:
+        regions = [self._region(name) for name, _ in wanted]
+        hashing = bool(self._options.cache) and not self._options.estimate_compressed
+        jobs = [r for r in regions if r is not None and r.kind == "tar"] if hashing else []
+        digests = {id(r): _hashers().submit(_hash_region, r) for r in jobs}
+        out: list[Blob | None] = []
+        for (name, _), region in zip(wanted, regions, strict=True):
+            if region is None:
+                out.append(None)
+                continue
+            with open(region.path, "rb", buffering=1 << 16) as f:
+                f.seek(region.offset)
+                src = FileSource(f, region.size, self._options.progress)
+                out.append(parse_blob(src, region.size, name, self._options, digests.get(id(region))))
+        return out
+
+
+class DirectoryStore(FileBlobStore):
     """An OCI image layout directory; layers are parsed on demand."""
 
     def __init__(self, root: str, options: ReadOptions) -> None:
@@ -105,31 +144,16 @@ class DirectoryStore(BlobStore):
         except OSError as e:
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
 
-    def _open(self, name: str) -> BinaryIO | None:
+    def _region(self, name: str) -> FileRegion | None:
         path = self._path(name)
         try:
-            return open(path, "rb", buffering=1 << 16)
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                return FileRegion(path, 0, size, sniff(f.read(512)))
         except FileNotFoundError:
             return None
         except OSError as e:
             raise CorruptArchive(f"cannot read {path}: {e.strerror}") from e
-
-    def describe(self, name: str) -> BlobInfo | None:
-        f = self._open(name)
-        if f is None:
-            return None
-        with f:
-            size = os.fstat(f.fileno()).st_size
-            return BlobInfo(size, _compression(sniff(f.read(512))))
-
-    def layer(self, name: str, diff_id: str | None) -> Blob | None:
-        f = self._open(name)
-        if f is None:
-            return None
-        with f:
-            size = os.fstat(f.fileno()).st_size
-            region = FileRegion(f.fileno(), 0, size)
-            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options, region)
 
 
 def _compression(kind: str) -> str:
@@ -137,56 +161,62 @@ def _compression(kind: str) -> str:
 
 
 def parse_blob(
-    src: Source, stored_size: int, name: str, options: ReadOptions, region: FileRegion | None = None
+    src: Source, stored_size: int, name: str, options: ReadOptions, digest: Future[str] | None = None
 ) -> Blob:
     """Parse one layer blob (tar, gzip or zstd, as its bytes say). With the cache on, the
     uncompressed stream is hashed to the end (``Blob.diff_id``): only a layer that proves its
-    ``diff_id`` is cached. An uncompressed blob in a file (``region``) is hashed by a second
-    thread reading the file itself while the parser seeks over file contents. An uncompressed
-    blob's gzip -6 size is measured when asked."""
+    ``diff_id`` is cached; for an uncompressed blob in a file ``digest`` is that hash, computed
+    aside. An uncompressed blob's gzip -6 size is measured when asked."""
     counter = GzipCounter(src) if options.estimate_compressed else None
     raw: Source = counter if counter is not None else src
     kind, stream, head = decoded(raw.read(512), raw, name)
     if kind not in ("tar", "gzip", "zstd"):
         raise UnsupportedMediaType(f"layer blob {name} is neither a tar nor a gzip/zstd stream")
-    if kind == "tar" and region is not None and options.cache and counter is None:
-        return _parse_hashing_aside(stream, head, name, options, stored_size, region)
+    if kind == "tar" and digest is not None and counter is None:
+        layer = parse_layer(stream, name, content=options.content, head=head)
+        if options.on_layer is not None:
+            options.on_layer(name, False)
+        return Blob(layer, stored_size, "none", None, None, stored_size, digest)
     return _parse_decoded(kind, stream, head, name, options, stored_size, counter)
 
 
 @dataclass(frozen=True, slots=True)
 class FileRegion:
-    """Where an uncompressed blob lies in an open file."""
+    """Where a blob lies in a file, and what its first bytes say it is."""
 
-    fd: int
+    path: str
     offset: int
     size: int
+    kind: str  # sniff(): tar, gzip, zstd, json, unknown
+
+
+_HASHERS: ThreadPoolExecutor | None = None
+
+
+def _hashers() -> ThreadPoolExecutor:
+    """Threads that hash uncompressed blobs while the caller parses and analyses; the process
+    waits for them at exit (concurrent.futures joins its workers), so a CLI run leaves its cache
+    entries written."""
+    global _HASHERS
+    if _HASHERS is None:
+        _HASHERS = ThreadPoolExecutor(os.cpu_count() or 1, "imgopt-hash")
+    return _HASHERS
 
 
 def _hash_region(region: FileRegion) -> str:
     h = hashlib.sha256()
-    pos, end = region.offset, region.offset + region.size
-    while pos < end:
-        chunk = os.pread(region.fd, min(4 << 20, end - pos), pos)  # pread and sha256 release the GIL
-        if not chunk:
-            raise CorruptArchive(f"file ended inside a layer blob at byte {pos}")
-        h.update(chunk)
-        pos += len(chunk)
+    fd = os.open(region.path, os.O_RDONLY)
+    try:
+        pos, end = region.offset, region.offset + region.size
+        while pos < end:
+            chunk = os.pread(fd, min(4 << 20, end - pos), pos)  # pread and sha256 release the GIL
+            if not chunk:
+                raise CorruptArchive(f"{region.path} ended inside a layer blob at byte {pos}")
+            h.update(chunk)
+            pos += len(chunk)
+    finally:
+        os.close(fd)
     return "sha256:" + h.hexdigest()
-
-
-def _parse_hashing_aside(
-    stream: Source, head: bytes, name: str, options: ReadOptions, stored: int, region: FileRegion
-) -> Blob:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1, thread_name_prefix="imgopt-hash") as pool:
-        digest = pool.submit(_hash_region, region)
-        layer = parse_layer(stream, name, content=options.content, head=head)
-        diff_id = digest.result()
-    if options.on_layer is not None:
-        options.on_layer(name, False)
-    return Blob(layer, stored, "none", None, diff_id, region.size)
 
 
 def _parse_decoded(
@@ -244,7 +274,7 @@ def _read_doc(data: Source, name: str, size: int) -> bytes:
     return data.read(size)
 
 
-class IndexedTarStore(StreamedStore):
+class IndexedTarStore(StreamedStore, FileBlobStore):
     """A seekable archive file: one pass over the outer tar's headers (seeking over blobs) keeps
     the documents and where each blob lies; layers are parsed only when asked for, so layers the
     cache holds are never read, and each layer can be read on its own."""
@@ -253,7 +283,7 @@ class IndexedTarStore(StreamedStore):
         super().__init__()
         self.path = path
         self._options = opts.options
-        self._where: dict[str, tuple[int, int, str]] = {}  # name -> (offset, size, sniffed kind)
+        self._where: dict[str, FileRegion] = {}
         outer = TarReader(FileSource(f), opts.label)
         while (h := outer.next()) is not None:
             name = normalize(h.name, opts.label)
@@ -272,24 +302,12 @@ class IndexedTarStore(StreamedStore):
             if kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
                 self.docs[name] = first + data.read(h.size - len(first))
             else:
-                self._where[name] = (offset, h.size, kind)
+                self._where[name] = FileRegion(path, offset, h.size, kind)
 
-    def describe(self, name: str) -> BlobInfo | None:
-        where = self._where.get(self._resolve(name))
-        if where is None or where[2] not in ("tar", "gzip", "zstd"):
-            return None
-        return BlobInfo(where[1], _compression(where[2]))
+    def _region(self, name: str) -> FileRegion | None:
+        return self._where.get(self._resolve(name))
 
-    def layer(self, name: str, diff_id: str | None) -> Blob | None:
-        name = self._resolve(name)
-        where = self._where.get(name)
-        if where is None:
-            return None
-        offset, size, _ = where
-        with open(self.path, "rb", buffering=1 << 16) as f:
-            f.seek(offset)
-            region = FileRegion(f.fileno(), offset, size)
-            return parse_blob(FileSource(f, size, self._options.progress), size, name, self._options, region)
+    layer = FileBlobStore.layer
 
 
 def read_tar_file(path: str, opts: Read) -> Image:
@@ -369,14 +387,19 @@ class CachedStore(BlobStore):
             diff_id = wanted[i][1]
             if blob is None or diff_id is None or blob.tar_bytes is None:
                 continue
-            if blob.diff_id != diff_id:
-                log.warning(
-                    "layer %s hashes to %s, not to the diff_id %s its config names", wanted[i][0], blob.diff_id, diff_id
-                )
-                continue
-            estimate = blob.gzip_estimate if blob.compression == "none" else None
-            self.cache.put(diff_id, self.plan, blob.layer, blob.tar_bytes, estimate)
+            if blob.pending_diff_id is not None:  # hashed aside: stored once the hash proves it
+                self.cache.when_done(blob.pending_diff_id, partial(self._store, wanted[i][0], diff_id, blob))
+            elif blob.diff_id is not None:
+                self._store(wanted[i][0], diff_id, blob, blob.diff_id)
         return out
+
+    def _store(self, name: str, diff_id: str, blob: Blob, actual: str) -> None:
+        if actual != diff_id:
+            log.warning("layer %s hashes to %s, not to the diff_id %s its config names", name, actual, diff_id)
+            return
+        assert blob.tar_bytes is not None
+        estimate = blob.gzip_estimate if blob.compression == "none" else None
+        self.cache.put(diff_id, self.plan, blob.layer, blob.tar_bytes, estimate)
 
 
 _CACHES: dict[str, LayerCache] = {}
@@ -384,7 +407,7 @@ _CACHES: dict[str, LayerCache] = {}
 
 def open_cache(setting: bool | str | None) -> LayerCache | None:
     """The layer cache a read uses (one per directory and process), or None when it is off."""
-    if not setting or os.environ.get("IMGOPT_NO_CACHE"):
+    if not setting:
         return None
     directory = default_cache_dir() if setting is True else str(setting)
     cache = _CACHES.get(directory)

@@ -30,11 +30,13 @@ import threading
 import time
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
+from typing import Any
 
 from .._version import __version__
 from ..model import FileEntry
@@ -200,6 +202,15 @@ def decode_layer(payload: bytes) -> CachedLayer:
 # --------------------------------------------------------------------------------------------
 
 
+_PENDING: set[Future[Any]] = set()  # writes waiting for a hash, of every LayerCache of this process
+
+
+def settle() -> None:
+    """Wait for the cache writes this process scheduled behind hashes computed aside."""
+    if _PENDING:
+        wait(list(_PENDING))
+
+
 class LayerCache:
     """The cache: ``get``/``put`` layer indexes by (diff_id, plan), documents by digest.
 
@@ -215,6 +226,29 @@ class LayerCache:
         self._broken = False
         self.hits = 0
         self.misses = 0
+
+    # -- writes that wait for a hash computed aside
+
+    def when_done(self, digest: Future[str], store: Callable[[str], None]) -> None:
+        """Call ``store(digest)`` once the hash is known (in the hashing thread). Reads of any
+        cache object wait for such writes first, so this process sees its own entries."""
+        done: Future[None] = Future()
+        _PENDING.add(done)
+
+        def finish(f: Future[str]) -> None:
+            try:
+                if f.exception() is None:
+                    store(f.result())
+                else:
+                    log.debug("layer not cached: %s", f.exception())
+            finally:
+                done.set_result(None)
+                _PENDING.discard(done)
+
+        digest.add_done_callback(finish)
+
+    def settle(self) -> None:
+        settle()
 
     # -- the connection
 
@@ -280,6 +314,7 @@ class LayerCache:
                 self._give_up(what, e)
 
     def close(self) -> None:
+        self.settle()
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -288,6 +323,7 @@ class LayerCache:
     # -- layers
 
     def get(self, diff_id: str, plan: str) -> CachedLayer | None:
+        self.settle()
         with self._lock:
             db = self._connect()
             if db is None:
@@ -322,6 +358,7 @@ class LayerCache:
 
     def has(self, diff_id: str, plan: str) -> bool:
         """Whether an entry exists (not whether it is sound: ``get`` checks that)."""
+        self.settle()
         with self._lock:
             db = self._connect()
             if db is None:
@@ -391,6 +428,7 @@ class LayerCache:
             _evict_to(db, self.max_bytes * 9 // 10)
 
     def info(self) -> CacheInfo:
+        self.settle()
         with self._lock:
             db = self._connect()
             if db is None:
@@ -450,4 +488,5 @@ __all__ = [
     "default_cache_dir",
     "encode_layer",
     "plan_key",
+    "settle",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -198,6 +199,7 @@ class Blob:
     gzip_estimate: int | None = None  # gzip -6 size of an uncompressed blob (ReadOptions.estimate_compressed)
     diff_id: str | None = None  # sha256 of the uncompressed tar, when the read hashed it (for the cache)
     tar_bytes: int | None = None  # length of the uncompressed tar stream, when hashed
+    pending_diff_id: Future[str] | None = None  # that sha256, still being computed aside
 
 
 __all__ = [

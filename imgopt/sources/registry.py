@@ -55,7 +55,7 @@ from ..errors import (
 from ..model import Image
 from .archive import INDEX_TYPES, MANIFEST_TYPES, assemble, parse_blob
 from .core import Blob, BlobInfo, BlobStore, Read, RegistryOptions
-from .streams import IterSource
+from .streams import AsideHasher, IterSource
 
 log = logging.getLogger(__name__)
 
@@ -637,10 +637,21 @@ class RegistryStore(BlobStore):
             return list(pool.map(lambda w: self.layer(*w), wanted))
 
     def _stream(self, digest: str, size: int | None, what: str) -> Iterator[bytes]:
-        """The blob's bytes, hashed as they pass; a dropped connection resumes with Range."""
+        """The blob's bytes, hashed (aside) as they pass; a dropped connection resumes with Range."""
+        _hash_of(digest)  # an unknown algorithm fails here
+        h = AsideHasher(digest.partition(":")[0])
+        try:
+            yield from self._chunks(digest, size, what, h)
+        except BaseException:
+            h.abandon()
+            raise
+        actual = f"{digest.partition(':')[0]}:{h.hexdigest()}"
+        if actual != digest:
+            raise CorruptArchive(f"{what} does not match its digest (got {actual})")
+
+    def _chunks(self, digest: str, size: int | None, what: str, h: AsideHasher) -> Iterator[bytes]:
         import requests
 
-        h = _hash_of(digest)
         got = 0
         failures = 0
         while True:
@@ -673,9 +684,6 @@ class RegistryStore(BlobStore):
                 resp.close()
         if size is not None and got != size:
             raise CorruptArchive(f"{what} is truncated: {got} of {size} bytes")
-        actual = f"{digest.partition(':')[0]}:{h.hexdigest()}"
-        if actual != digest:
-            raise CorruptArchive(f"{what} does not match its digest (got {actual})")
 
 
 def _read_limited(resp: Any, what: str) -> bytes:

@@ -4,11 +4,20 @@ seekable source skips by seeking, so file contents that nobody asked for are nev
 
 from __future__ import annotations
 
+import hashlib
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ..errors import CorruptArchive
+
+inflate_lib: Any
+try:  # zlib-ng inflates the same streams 2-4x faster; stdlib zlib where no wheel exists
+    from zlib_ng import zlib_ng as inflate_lib
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    inflate_lib = zlib
 
 CHUNK = 1 << 20
 
@@ -155,15 +164,43 @@ class GzipCounter:
         return self.compressed
 
 
+class AsideHasher:
+    """A hash computed by a thread of its own from the chunks handed to ``update``, so that
+    hashing a stream overlaps with decoding and parsing it (hashlib releases the GIL). At most
+    ``depth`` chunks wait: memory stays bounded when hashing is the slower side."""
+
+    def __init__(self, name: str = "sha256", head: bytes = b"", depth: int = 16) -> None:
+        self._h = hashlib.new(name, head)
+        self._q: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._t = threading.Thread(target=self._run, name="imgopt-digest", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            self._h.update(chunk)
+
+    def update(self, data: bytes) -> None:
+        if data:
+            self._q.put(data)
+
+    def hexdigest(self) -> str:
+        self._q.put(None)
+        self._t.join()
+        return str(self._h.hexdigest())
+
+    def abandon(self) -> None:
+        """Stop the thread without a result (the stream failed)."""
+        if self._t.is_alive():
+            self._q.put(None)
+
+
 class HashingSource:
     """Passes a source through and hashes every byte read or skipped (skips read): the sha256 of
     an uncompressed layer tar is its ``diff_id``. ``head``: bytes already taken from the stream."""
 
     def __init__(self, src: Source, head: bytes = b"") -> None:
-        import hashlib
-
         self._src = src
-        self._h = hashlib.sha256(head)
+        self._h = AsideHasher("sha256", head)
         self.length = len(head)
 
     def read(self, n: int) -> bytes:
@@ -248,7 +285,7 @@ class GzipSource(_Decompressing):
         super().__init__()
         self._src = src
         self._what = what
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._d = inflate_lib.decompressobj(16 + zlib.MAX_WBITS)
         self._done = False
 
     def _more(self) -> bytes | None:
@@ -264,18 +301,18 @@ class GzipSource(_Decompressing):
                     break
             try:
                 out = self._d.decompress(chunk, CHUNK)
-            except zlib.error as e:
+            except (zlib.error, inflate_lib.error) as e:
                 raise CorruptArchive(f"{self._what}: bad gzip stream ({e})") from e
             if self._d.eof:
                 rest = self._d.unused_data
                 if rest.strip(b"\0"):
                     # another gzip member follows
-                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._d = inflate_lib.decompressobj(16 + zlib.MAX_WBITS)
                     self._src = PrefixedSource(rest, self._src)
                 else:
                     self._done = _drain(self._src)
             if out:
-                return out
+                return bytes(out)
         return None
 
 

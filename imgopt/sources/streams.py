@@ -80,18 +80,24 @@ class IterSource:
         self._pos = 0
         self._progress = progress
 
+    def _fill(self) -> bool:
+        """The next chunk into the buffer; False at the end."""
+        try:
+            self._buf = next(self._it)
+        except StopIteration:
+            return False
+        self._pos = 0
+        if self._progress is not None:
+            self._progress(len(self._buf))
+        return True
+
     def read(self, n: int) -> bytes:
         out: list[bytes] = []
         want = n
         while want > 0:
             if self._pos >= len(self._buf):
-                try:
-                    self._buf = next(self._it)
-                except StopIteration:
+                if not self._fill():
                     break
-                self._pos = 0
-                if self._progress is not None:
-                    self._progress(len(self._buf))
                 continue
             piece = self._buf[self._pos : self._pos + want]
             self._pos += len(piece)
@@ -100,7 +106,17 @@ class IterSource:
         return out[0] if len(out) == 1 else b"".join(out)
 
     def skip(self, n: int) -> int:
-        return _skip_by_reading(self, n)
+        done = 0
+        while done < n:
+            avail = len(self._buf) - self._pos
+            if avail <= 0:
+                if not self._fill():
+                    break
+                continue
+            take = min(avail, n - done)
+            self._pos += take
+            done += take
+        return done
 
 
 class LimitedSource:
@@ -275,7 +291,21 @@ class _Decompressing:
         return data
 
     def skip(self, n: int) -> int:
-        return _skip_by_reading(self, n)
+        """Advance over decoded bytes without copying them (most of a layer is skipped content)."""
+        done = 0
+        while done < n:
+            avail = len(self._buf) - self._pos
+            if avail <= 0:
+                more = self._more()
+                if more is None:
+                    break
+                self._buf, self._pos = more, 0
+                continue
+            take = min(avail, n - done)
+            self._pos += take
+            done += take
+        self.out_bytes += done
+        return done
 
 
 class GzipSource(_Decompressing):

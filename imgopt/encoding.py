@@ -103,8 +103,17 @@ class Encodable:
         """A pandas DataFrame (``pip install 'imgopt[pandas]'``); some results hold several ``table``s."""
         return encode(self, "dataframe") if table is None else encode(self, "dataframe", table=table)
 
+    def __repr__(self) -> str:
+        """One line with the headline numbers (the ``repr`` encoder of the result's type)."""
+        if "repr" in _formats_of(type(self)):
+            out: str = encode(self, "repr")
+            return out
+        return f"<{type(self).__name__}>"
+
     def _repr_html_(self) -> str:
-        out: str = encode(self, "html")
+        """The notebook view: a result's ``notebook`` encoder (charts, no page around them), else its ``html``."""
+        fmt = "notebook" if "notebook" in _formats_of(type(self)) else "html"
+        out: str = encode(self, fmt)
         return out
 
 

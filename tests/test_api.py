@@ -39,7 +39,7 @@ def test_dataframes() -> None:
 
 def test_html_repr() -> None:
     html = imgopt.analyze(WASTE)._repr_html_()
-    assert html.startswith("<div") and "reclaimable" in html and "<table>" in html
+    assert html.startswith("<div") and "reclaimable" in html and "<table" in html
 
 
 def test_errors_share_one_root() -> None:
@@ -121,3 +121,23 @@ def test_attribution_keeps_the_options_of_commands() -> None:
     assert [a.status for a in attribute(history, ins)] == ["matched"]
     other = [Instruction("RUN", "./app --other && rm -rf /tmp/x", 2, 2)]
     assert [a.status for a in attribute(history, other)] == ["base-image"]
+
+
+def test_reprs_are_one_line_with_the_headline_numbers() -> None:
+    a = imgopt.analyze(WASTE)
+    r = repr(a)
+    assert "\n" not in r and len(r) < 300 and r.startswith("<Analysis ") and "reclaimable" in r
+    assert "FileEntry" not in r  # never the dataclass dump
+    d = repr(imgopt.diff(WASTE, WASTE))
+    assert d.startswith("<ImageDiff ") and "+0" in d and "\n" not in d
+
+
+def test_the_notebook_view_has_the_charts_but_no_page() -> None:
+    a = imgopt.analyze(WASTE)
+    html = a._repr_html_()
+    assert "<svg" in html and "<html" not in html and "<script>" not in html
+    causes = sum(1 for v in a.waste_by_cause.values() if v)
+    categories = sum(1 for c in a.categories if c.final_bytes or c.wasted_bytes)
+    assert html.count("class='bar'") == len(a.layers) + causes + categories  # a bar per layer, cause, category
+    page = imgopt.analyze(WASTE).encode("html")
+    assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page and "<script>" in page

@@ -61,7 +61,7 @@ class LayerReport:
         return self.changes.reclaimable_bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # one line: Encodable.__repr__ asks the 'repr' encoder
 class Analysis(Encodable):
     """Everything imgopt knows about one image. Sizes are bytes."""
 

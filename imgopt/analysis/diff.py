@@ -30,7 +30,7 @@ class DiffEntry:
         return (self.after_size or 0) - (self.before_size or 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # one line: Encodable.__repr__ asks the 'repr' encoder
 class ImageDiff(Encodable):
     before_ref: str
     after_ref: str

@@ -81,7 +81,7 @@ class Candidate:
         return None if not self.checks else all(c.passed for c in self.checks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # one line: Encodable.__repr__ asks the 'repr' encoder
 class Plan(Encodable):
     dockerfile: str  # path or "<text>"
     original: str

@@ -43,7 +43,7 @@ class Finding:
         return RULES[self.rule].name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # one line: Encodable.__repr__ asks the 'repr' encoder
 class LintReport(Encodable):
     """The findings of one Dockerfile, as ``imgopt lint`` reports them. With an image, each finding
     carries its bytes and ``total_bytes`` what fixing all would save (each byte counted once)."""

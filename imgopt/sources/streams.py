@@ -185,9 +185,13 @@ class AsideHasher:
     hashing a stream overlaps with decoding and parsing it (hashlib releases the GIL). At most
     ``depth`` chunks wait: memory stays bounded when hashing is the slower side."""
 
+    BATCH = 1 << 20  # small reads (tar headers) are handed over in batches: one queue put per MiB
+
     def __init__(self, name: str = "sha256", head: bytes = b"", depth: int = 16) -> None:
         self._h = hashlib.new(name, head)
         self._q: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._t = threading.Thread(target=self._run, name="imgopt-digest", daemon=True)
         self._t.start()
 
@@ -196,10 +200,24 @@ class AsideHasher:
             self._h.update(chunk)
 
     def update(self, data: bytes) -> None:
-        if data:
+        if not data:
+            return
+        if len(data) >= self.BATCH and not self._pending:
             self._q.put(data)
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._q.put(b"".join(self._pending))
+            self._pending = []
+            self._pending_bytes = 0
 
     def hexdigest(self) -> str:
+        self._flush()
         self._q.put(None)
         self._t.join()
         return str(self._h.hexdigest())

@@ -19,7 +19,8 @@ from imgopt.build.compare import (
 from imgopt.build.engine import Run, needs_buildkit, split_check
 from imgopt.dockerfile import parse
 from imgopt.errors import CheckError
-from imgopt.report.compare import comparison_html, comparison_markdown, comparison_text, verdict
+from imgopt.report.compare import comparison_markdown, comparison_text, verdict
+from imgopt.report.pages import comparison_body
 
 
 def _run(code: int | None, out: str = "", err: str = "") -> Run:
@@ -62,7 +63,9 @@ def test_a_failed_check_is_never_a_saving() -> None:
     text = comparison_text(ok)
     assert "-600 Bytes (-60.0%)" in text and "config user: '' -> 'app'" in text and "passes the check" in text
     assert comparison_markdown(failed).startswith("### imgopt compare") and "| check:" in comparison_markdown(failed)
-    assert "<table>" in comparison_html(ok) and ok._repr_html_() == comparison_html(ok)
+    assert "<table" in comparison_body(ok) and comparison_body(ok) in ok._repr_html_()
+    page = ok.encode("html")
+    assert page.startswith("<!DOCTYPE html>") and "passed" in page and "FAILED" in failed.encode("html")
     pd = pytest.importorskip("pandas")
     frame = ok.to_dataframe()
     assert isinstance(frame, pd.DataFrame) and frame.loc["layers", "change"] == "-2"

@@ -162,3 +162,38 @@ def test_many_files_make_a_small_page(browser: Any, tmp_path: str) -> None:
         assert p.console == []
     finally:
         p.close()
+
+
+def test_diff_and_lint_pages(browser: Any, tmp_path: str) -> None:
+    """Every result's page loads clean; the diff page charts and sorts its changes."""
+    base = [("file", "usr/lib/libold.so", b"o" * 5000), ("file", "app/main", b"m" * 3000), ("file", "etc/conf", b"c")]
+    new = [("file", "usr/lib/libnew.so", b"n" * 9000), ("file", "app/main", b"m" * 1000), ("file", "etc/conf", b"c")]
+    paths = []
+    for name, layer in (("a", base), ("b", new)):
+        p = os.path.join(str(tmp_path), f"{name}.tar")
+        with open(p, "wb") as f:
+            f.write(docker_archive([layer]))
+        paths.append(p)
+    out = os.path.join(str(tmp_path), "diff.html")
+    err = io.StringIO()
+    assert main(["diff", *paths, "--format", "html", "-o", out], io.StringIO(), err) == 0, err.getvalue()
+    lint_out = os.path.join(str(tmp_path), "lint.html")
+    dockerfile = os.path.join(str(tmp_path), "Dockerfile")
+    with open(dockerfile, "w") as f:
+        f.write("FROM debian:bookworm-slim\nRUN apt-get update\nRUN apt-get install -y curl\n")
+    assert main(["lint", dockerfile, "--format", "html", "-o", lint_out], io.StringIO(), io.StringIO()) == 1
+    for path in (out, lint_out):
+        p = Page(browser, path)
+        try:
+            assert p.console == [] and len(p.requests) == 1
+            if path == out:
+                assert p.page.locator("svg.chart g.bar").count() == 2  # /usr and /app
+                rows = p.page.eval_on_selector_all("#changes tbody tr", "rs => rs.map(r => r.cells[1].textContent)")
+                assert set(rows) == {"/usr/lib/libnew.so", "/usr/lib/libold.so", "/app/main"}
+                p.page.click("#changes th:nth-child(5)")  # by delta, largest first
+                first = p.page.eval_on_selector("#changes tbody tr", "r => r.cells[1].textContent")
+                assert first == "/usr/lib/libnew.so"
+            else:
+                assert p.page.locator("#findings tbody tr").count() >= 2
+        finally:
+            p.close()

@@ -301,11 +301,6 @@ def _html_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def comparison_html(c: Comparison) -> str:
-    headers = ["", c.before.label, c.after.label, "change"]
-    return f"<div><p><b>{html.escape(verdict(c))}</b></p>{_html_table(comparison_rows(c), headers)}</div>"
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -398,18 +393,6 @@ def plan_markdown(p: Plan) -> str:
     return f"### imgopt optimize: {p.dockerfile}\n\n{body}"
 
 
-def plan_html(p: Plan) -> str:
-    rows = _candidate_rows(p)
-    title = html.escape(
-        f"{p.chosen.target}: {human(p.saved_bytes)} ({p.saved_percent}%) smaller"
-        if p.chosen and p.saved_bytes is not None
-        else (f"proposed: {p.chosen.target}" if p.chosen else "no variant recommended")
-    )
-    diff = f"<pre>{html.escape(p.diff)}</pre>" if p.diff else ""
-    table = _html_table(rows, ["variant", "status", "size", "change", "check", "note"])
-    return f"<div><p><b>{title}</b></p>{table}{diff}</div>"
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -434,11 +417,10 @@ def diff_text(d: ImageDiff, limit: int = 50) -> str:
 json_encoder(Comparison, COMPARE_SCHEMA, comparison_dict)
 json_encoder(Plan, OPTIMIZE_SCHEMA, plan_dict)
 json_encoder(ImageDiff, DIFF_SCHEMA, diff_dict)
-for _kind, _text, _md, _html in (
-    (Comparison, comparison_text, comparison_markdown, comparison_html),
-    (Plan, plan_text, plan_markdown, plan_html),
+for _kind, _text, _md in (
+    (Comparison, comparison_text, comparison_markdown),
+    (Plan, plan_text, plan_markdown),
 ):
     register(Encoder(_kind, "text", _text))
     register(Encoder(_kind, "markdown", _md, aliases=("md",)))
-    register(Encoder(_kind, "html", _html, cli=False))
 register(Encoder(ImageDiff, "text", diff_text))

@@ -103,6 +103,11 @@ class Encodable:
         """A pandas DataFrame (``pip install 'imgopt[pandas]'``); some results hold several ``table``s."""
         return encode(self, "dataframe") if table is None else encode(self, "dataframe", table=table)
 
+    def plot(self, kind: str | None = None, ax: Any = None) -> Any:
+        """A matplotlib Figure (``pip install 'imgopt[plot]'``); ``kind`` names the chart (each
+        result has a default), ``ax`` draws into an existing Axes."""
+        return encode(self, "plot", kind=kind, ax=ax)
+
     def __repr__(self) -> str:
         """One line with the headline numbers (the ``repr`` encoder of the result's type)."""
         if "repr" in _formats_of(type(self)):

@@ -141,3 +141,38 @@ def test_the_notebook_view_has_the_charts_but_no_page() -> None:
     assert html.count("class='bar'") == len(a.layers) + causes + categories  # a bar per layer, cause, category
     page = imgopt.analyze(WASTE).encode("html")
     assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page and "<script>" in page
+
+
+def test_dataframes_for_every_result_with_nan_for_unknown_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    pd = pytest.importorskip("pandas")
+    a = imgopt.analyze(WASTE)
+    dirs = a.to_dataframe("dirs")
+    assert dirs.loc[dirs.path == "/", "size_bytes"].item() == a.final_size_bytes
+    assert set(dirs.columns) >= {"path", "size_bytes", "files", "reclaimable_bytes", "category"}
+    layers = a.to_dataframe("layers")
+    assert layers["compressed_size_bytes"].isna().all() and layers["compressed_size_bytes"].dtype == float
+    report = imgopt.LintReport("Dockerfile", tuple(imgopt.lint("fixtures/projects/python-app/Dockerfile")))
+    findings = report.to_dataframe()
+    assert isinstance(findings, pd.DataFrame) and len(findings) == len(report.findings)
+    assert findings["bytes"].isna().all()  # no image measured: unknown, not 0
+    diff = imgopt.diff(WASTE, WASTE).to_dataframe()
+    assert list(diff.columns)[:2] == ["change", "path"] and diff.empty
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if it were not installed
+    with pytest.raises(imgopt.UsageError, match=r"pip install 'imgopt\[pandas\]'"):
+        a.to_dataframe()
+
+
+def test_plots_are_matplotlib_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    a = imgopt.analyze(WASTE)
+    fig = a.plot()
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == len(a.layers)
+    assert {p.get_facecolor()[:3] for p in ax.patches}  # bars were drawn
+    for kind in ("dirs", "categories"):
+        assert a.plot(kind).axes
+    with pytest.raises(imgopt.UsageError, match="unknown plot"):
+        a.plot("pie")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(imgopt.UsageError, match=r"imgopt\[plot\]"):
+        a.plot()

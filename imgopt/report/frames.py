@@ -9,6 +9,7 @@ from ..analysis import Analysis
 from ..analysis.diff import ImageDiff
 from ..build.compare import Comparison
 from ..build.optimize import Plan
+from ..dockerfile.lint import LintReport
 from ..encoding import Encoder, register
 from ..errors import UsageError
 from ..model import FILE
@@ -16,7 +17,13 @@ from ..model import FILE
 if TYPE_CHECKING:
     import pandas
 
-TABLES = ("layers", "files", "waste", "categories")
+TABLES = ("layers", "files", "dirs", "waste", "categories")
+NAN = float("nan")
+
+
+def _size(value: int | None) -> float | int:
+    """Unknown sizes are NaN, so numeric columns stay numeric."""
+    return NAN if value is None else value
 
 
 def _pandas() -> Any:
@@ -36,7 +43,7 @@ def analysis_frame(a: Analysis, table: str = "layers") -> pandas.DataFrame:
                 "index": lr.index,
                 "diff_id": lr.diff_id,
                 "size_bytes": lr.size_bytes,
-                "compressed_size_bytes": lr.compressed_size_bytes,
+                "compressed_size_bytes": _size(lr.compressed_size_bytes),
                 "reclaimable_bytes": lr.reclaimable_bytes,
                 "added_files": lr.changes.added_files,
                 "modified_files": lr.changes.modified_files,
@@ -58,6 +65,35 @@ def analysis_frame(a: Analysis, table: str = "layers") -> pandas.DataFrame:
             for f in a.squash.final.values()
             if f.entry.kind == FILE
         ]
+    elif table == "dirs":
+        from ..analysis.categories import Categorizer
+        from ..analysis.tree import directory_tree
+
+        tree = directory_tree(
+            a.squash.final.values(),
+            a.squash.waste,
+            Categorizer(),
+            max_children=1 << 30,
+            min_share=0.0,
+            max_nodes=1 << 30,
+        )
+        stack = [tree]
+        rows = []
+        while stack:
+            n = stack.pop()
+            if n.children or n.path == "/":  # directories only
+                rows.append(
+                    {
+                        "path": n.path,
+                        "size_bytes": n.size,
+                        "files": n.files,
+                        "reclaimable_bytes": n.reclaimable,
+                        "category": n.category,
+                        "depth": 0 if n.path == "/" else n.path.count("/"),
+                    }
+                )
+                stack.extend(n.children)
+        rows.sort(key=lambda r: r["path"])
     elif table == "waste":
         rows = [
             {"path": "/" + w.path, "bytes": w.bytes, "cause": w.cause, "layer": w.layer, "by_layer": w.by_layer}
@@ -83,7 +119,7 @@ def plan_frame(p: Plan) -> pandas.DataFrame:
         {
             "target": c.target,
             "status": c.status,
-            "size_bytes": c.size_bytes,
+            "size_bytes": _size(c.size_bytes),
             "check_passed": c.check_passed,
             "changes": len(c.variant.changes),
             "warnings": len(c.variant.warnings),
@@ -105,7 +141,29 @@ def diff_frame(d: ImageDiff) -> pandas.DataFrame:
     from .compare import diff_entry
 
     columns = ["change", "path", "before_size", "after_size", "detail", "delta"]
-    return _pandas().DataFrame([diff_entry(e) for e in d.entries], columns=columns)
+    rows = [
+        dict(row, before_size=_size(row["before_size"]), after_size=_size(row["after_size"]))
+        for row in map(diff_entry, d.entries)
+    ]
+    return _pandas().DataFrame(rows, columns=columns)
+
+
+def lint_frame(r: LintReport) -> pandas.DataFrame:
+    rows = [
+        {
+            "line": f.line,
+            "rule": f.rule,
+            "hadolint": f.hadolint,
+            "severity": f.severity,
+            "bytes": _size(f.bytes),
+            "fixable": f.fixable,
+            "stage": f.stage,
+            "message": f.message,
+        }
+        for f in r.findings
+    ]
+    columns = ["line", "rule", "hadolint", "severity", "bytes", "fixable", "stage", "message"]
+    return _pandas().DataFrame(rows, columns=columns)
 
 
 _FRAMES: tuple[tuple[type, Callable[..., Any]], ...] = (
@@ -113,6 +171,7 @@ _FRAMES: tuple[tuple[type, Callable[..., Any]], ...] = (
     (Plan, plan_frame),
     (Comparison, comparison_frame),
     (ImageDiff, diff_frame),
+    (LintReport, lint_frame),
 )
 for _kind, _fn in _FRAMES:
     register(Encoder(_kind, "dataframe", _fn, cli=False))

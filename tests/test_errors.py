@@ -207,8 +207,31 @@ def test_existing_output_is_kept_on_error(tmp_path: str) -> None:
     assert [n for n in os.listdir(tmp_path) if n.startswith(".imgopt-")] == []
 
 
-def test_gzip_file_that_is_not_a_layer(tmp_path: str) -> None:
-    # a compressed docker archive as a whole is not supported: say so clearly
+def test_a_gzipped_archive_reads_like_the_archive(tmp_path: str) -> None:
+    # docker save | gzip > img.tar.gz: read through the decompressor, same numbers
     path = _write(tmp_path, "img.tar.gz", gzip.compress(open(fixture("waste-docker.tar"), "rb").read()))
-    with pytest.raises(CorruptArchive):
-        imgopt.analyze("docker-archive:" + path)
+    assert (
+        imgopt.analyze("docker-archive:" + path).to_dict()["layers"]
+        == imgopt.analyze(fixture("waste-docker.tar")).to_dict()["layers"]
+    )
+    text = _write(tmp_path, "notes.tar.gz", gzip.compress(b"release notes\n" * 100))
+    with pytest.raises(CorruptArchive, match="notes.tar.gz"):
+        imgopt.analyze("docker-archive:" + text)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "it is empty"),
+        (b"just some notes\n" * 50, "it is a text file"),
+        (b'{"not": "an archive"}', "it is JSON"),
+        (bytes(range(1, 256)) * 4, "unrecognised binary data"),
+        (b"\x28\xb5\x2f\xfd" + bytes(600), "zstd-compressed"),
+    ],
+)
+def test_a_file_that_is_not_a_tar_is_said_in_words(tmp_path: str, content: bytes, words: str) -> None:
+    path = _write(tmp_path, "x.tar", content)
+    err = io.StringIO()
+    assert main(["analyze", path], io.StringIO(), err) == 3
+    line = err.getvalue()
+    assert words in line and path in line and line.count("\n") == 1 and "\\x" not in line

@@ -33,7 +33,7 @@ from ..model import HistoryEntry, Image, ImageConfig, Layer
 from ..platforms import host_platform
 from .cache import LayerCache, default_cache_dir, plan_key
 from .core import Blob, BlobInfo, BlobStore, Read, ReadOptions
-from .streams import FileSource, GzipCounter, HashingSource, Source, decoded, sniff
+from .streams import ZSTD_MAGIC, FileSource, GzipCounter, GzipSource, HashingSource, Source, decoded, sniff
 from .tar import TarReader, normalize, parse_layer
 
 log = logging.getLogger(__name__)
@@ -320,11 +320,40 @@ def read_tar_file(path: str, opts: Read) -> Image:
     except OSError as e:
         raise ImageNotFound(f"cannot open {path}: {e.strerror}") from e
     with f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(512)
+        kind = sniff(head)
+        if kind == "gzip":  # docker save | gzip: read through the decompressor, in one pass
+            f.seek(0)
+            return read_tar_archive(GzipSource(FileSource(f, size, opts.options.progress), path), opts)
+        if kind != "tar":
+            raise CorruptArchive(f"{path} is not an image archive: {_what_it_is(head)}, not a tar file")
+        f.seek(0)
         if not _seekable(f):
-            size = os.fstat(f.fileno()).st_size
             return read_tar_archive(FileSource(f, size, opts.options.progress), opts)
         store = IndexedTarStore(path, f, opts)
     return assemble(store, opts)
+
+
+def _what_it_is(head: bytes) -> str:
+    """A file's first bytes in words (never the bytes themselves)."""
+    if not head:
+        return "it is empty"
+    if head.startswith(ZSTD_MAGIC):
+        return "it is zstd-compressed (decompress it first: zstd -d)"
+    if head.startswith((b"PK\x03\x04", b"BZh", b"\xfd7zXZ")):
+        return "it is a zip, bzip2 or xz file (decompress it to the tar inside first)"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "it is JSON"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it holds unrecognised binary data"
+    return (
+        "it is a text file"
+        if text.isprintable() or all(c.isprintable() or c.isspace() for c in text)
+        else ("it holds unrecognised binary data")
+    )
 
 
 def _seekable(f: BinaryIO) -> bool:

@@ -76,7 +76,7 @@ def _num(field: bytes, what: str) -> int:
     try:
         return int(s or b"0", 8)
     except ValueError as e:
-        raise CorruptArchive(f"{what}: bad number {s!r} in a tar header") from e
+        raise CorruptArchive(f"{what}: damaged tar header (a size, mode or checksum field is not a number)") from e
 
 
 def _text(field: bytes) -> str:

@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     for dest, _, text in CI_FLAGS:
         a.add_argument("--" + dest.replace("_", "-"), dest=dest, metavar="VALUE", help=text)
     a.add_argument("--no-progress", action="store_true", help="never show a progress indicator")
+    a.add_argument("--wide", action="store_true", help="full commands in the layer table (else fit the terminal)")
+    a.add_argument("-q", "--quiet", action="store_true", help="with --ci: print the rule table only")
     add_source_flags(a)
 
     lt = sub.add_parser(
@@ -332,6 +334,15 @@ def write_atomically(path: str, text: str) -> None:
         raise
 
 
+def _terminal_width(stream: TextIO) -> int | None:
+    """The terminal's width when the report goes to one (None: a pipe or file keeps the fixed width)."""
+    if not stream.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
 def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .api import analyze
     from .sources import source_size
@@ -361,7 +372,18 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from .analysis.ci import evaluate
 
         rules = evaluate(result, ci_cfg)
-    _emit(encode(result, args.format, ci=rules), stdout, args.output)
+    if args.dockerfile and result.layers and all(
+        lr.instruction is None or lr.instruction.instruction is None for lr in result.layers
+    ):
+        stderr.write(
+            f"imgopt: warning: no layer of {args.ref} matches an instruction of {args.dockerfile} "
+            "(was the image built from it?)\n"
+        )
+    opts: dict[str, Any] = {"ci": rules}
+    if args.format == "text":
+        opts["quiet"] = args.quiet
+        opts["width"] = 0 if args.wide else (_terminal_width(stdout) if args.output is None else None)
+    _emit(encode(result, args.format, **opts), stdout, args.output)
     if rules is not None and any(r.status == "fail" for r in rules):
         return EXIT_FAIL
     return EXIT_OK

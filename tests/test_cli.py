@@ -7,9 +7,10 @@ import json
 import os
 
 import pytest
-from builders import WASTE_EXPECTED
+from builders import WASTE_EXPECTED, docker_archive
 from conftest import fixture
 
+import imgopt
 from imgopt.cli import main
 
 WASTE = "docker-archive:" + fixture("waste-docker.tar")
@@ -212,3 +213,52 @@ def test_dockerfile_mapping_writes_nothing(tmp_path: str, monkeypatch: pytest.Mo
         f.write("FROM base\nRUN make install\n")
     assert run("analyze", WASTE, "--dockerfile", dockerfile)[0] == 0
     assert os.listdir(work) == []
+
+
+def test_the_layer_table_fits_the_terminal_and_wide_shows_everything() -> None:
+    from imgopt.report.text import render_text
+
+    a = imgopt.analyze(WASTE)
+    full = max(len(lr.created_by) for lr in a.layers)
+    for width in (80, 100, 140):
+        table = render_text(a, width=width).split("\n\n")[1]  # the layer table
+        assert max(len(line) for line in table.splitlines()) <= width
+        assert "…" in table
+    wide = render_text(a, width=0).split("\n\n")[1]
+    assert "…" not in wide and max(len(line) for line in wide.splitlines()) >= full
+    out = io.StringIO()
+    assert main(["analyze", WASTE, "--wide"], out, io.StringIO()) == 0
+    assert "rm -rf /var/lib/apt/lists /usr/share/doc" in out.getvalue() and "…" not in out.getvalue().split("\n\n")[1]
+
+
+def test_ci_rules_come_first_and_alone_with_quiet() -> None:
+    out = io.StringIO()
+    assert main(["analyze", WASTE, "--ci", "--lowest-efficiency", "0.5"], out, io.StringIO()) == 1
+    assert out.getvalue().startswith("CI ")
+    quiet = io.StringIO()
+    assert main(["analyze", WASTE, "--ci", "-q"], quiet, io.StringIO()) == 1
+    assert (
+        quiet.getvalue().startswith("CI ") and "Summary" not in quiet.getvalue() and "Result: FAIL" in quiet.getvalue()
+    )
+
+
+def test_user_wasted_percent_is_said_in_words(tmp_path: str) -> None:
+    out = io.StringIO()
+    assert main(["analyze", WASTE], out, io.StringIO()) == 0
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("dive user wasted"))
+    assert "over 100 %" in line  # this image's 132 % is dive's arithmetic, explained
+    one_layer = os.path.join(str(tmp_path), "one.tar")
+    with open(one_layer, "wb") as f:
+        f.write(docker_archive([[("file", "a", b"x")]]))
+    out = io.StringIO()
+    assert main(["analyze", one_layer], out, io.StringIO()) == 0
+    assert "NaN" not in out.getvalue() and "undefined (no bytes above the base layer" in out.getvalue()
+
+
+def test_a_dockerfile_that_matches_no_layer_warns(tmp_path: str) -> None:
+    df = os.path.join(str(tmp_path), "Dockerfile")
+    with open(df, "w") as f:
+        f.write("FROM scratch\nCOPY nothing /here\n")
+    err = io.StringIO()
+    assert main(["analyze", WASTE, "--dockerfile", df], io.StringIO(), err) == 0
+    assert "warning: no layer" in err.getvalue() and df in err.getvalue()

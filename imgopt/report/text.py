@@ -49,7 +49,31 @@ def pair_sentence(a: Analysis, p: WastePair) -> str:
     )
 
 
-def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
+def _room(rows: Sequence[Sequence[str]], headers: Sequence[str], align: Sequence[str], width: int) -> int:
+    """Characters left for the last column when the table must fit ``width``."""
+    probe = table([(*r[:-1], "") for r in rows], [*headers[:-1], ""], align)
+    return width - max(len(line) for line in probe.splitlines())
+
+
+def _user_wasted(pct: float) -> str:
+    """dive's user_wasted_percent in words where the number alone misleads."""
+    if math.isnan(pct):
+        return "undefined (no bytes above the base layer to compare with)"
+    if pct > 1:
+        return (
+            f"{100 * pct:.4f} % (over 100 %: dive divides the wasted bytes of all layers, the base's "
+            "included, by the bytes above the base layer only; docs/dive.md)"
+        )
+    return f"{100 * pct:.4f} %"
+
+
+def render_text(
+    a: Analysis, ci: Sequence[RuleResult] | None = None, width: int | None = None, quiet: bool = False
+) -> str:
+    """The terminal report. ``width``: fit the layer table's command column into that many
+    columns (None: commands shortened to 70 characters, ``0``: never shortened, as ``--wide``).
+    With ``ci``, the rule table comes first, and alone when ``quiet``."""
+
     img = a.image
     d = a.dive
     out: list[str] = []
@@ -74,7 +98,7 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
         ),
         ("dive efficiency", f"{100 * d.efficiency:.4f} %"),
         ("dive wasted bytes", f"{d.wasted_bytes:,} B ({human(d.wasted_bytes)})"),
-        ("dive user wasted", "NaN" if math.isnan(pct) else f"{100 * pct:.4f} %"),
+        ("dive user wasted", _user_wasted(pct)),
     ]
     if a.duplicates is not None:
         summary.append(("duplicate content", f"{human(a.duplicate_bytes)} in {len(a.duplicates)} groups"))
@@ -86,12 +110,12 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
         if lr.instruction is not None:
             ins = lr.instruction.instruction
             what = (
-                f"L{ins.line}: {ins.keyword} {_short(ins.text, 60)}"
+                f"L{ins.line}: {ins.keyword} {' '.join(ins.text.split())}"
                 if ins is not None
-                else f"({lr.instruction.status}) {_short(lr.created_by, 50)}"
+                else f"({lr.instruction.status}) {' '.join(lr.created_by.split())}"
             )
         else:
-            what = _short(lr.created_by or "(no history)")
+            what = " ".join((lr.created_by or "(no history)").split())
         rows.append(
             (
                 str(lr.index),
@@ -105,13 +129,17 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
                 what,
             )
         )
-    out.append(
-        table(
-            rows,
-            ["#", "size", "compressed", "reclaimable", "made unreachable", "added", "changed", "deleted", "command"],
-            ["right", "right", "right", "right", "right", "right", "right", "right", "left"],
-        )
-    )
+    headers = ["#", "size", "compressed", "reclaimable", "made unreachable", "added", "changed", "deleted", "command"]
+    align = ["right"] * 8 + ["left"]
+    if width is None:
+        rows = [(*r[:-1], _short(r[-1], 70)) for r in rows]
+    elif width > 0:  # the command column takes what the terminal leaves; narrow terminals get short headers
+        room = _room(rows, headers, align, width)
+        if room < 30:
+            headers = ["#", "size", "gz", "reclaim", "hides", "+", "~", "-", "command"]
+            room = _room(rows, headers, align, width)
+        rows = [(*r[:-1], _short(r[-1], max(12, room))) for r in rows]
+    out.append(table(rows, headers, align))
 
     causes = a.waste_by_cause
     out.append(
@@ -185,7 +213,8 @@ def render_text(a: Analysis, ci: Sequence[RuleResult] | None = None) -> str:
     if ci is not None:
         ci_rows = [(r.status.upper(), r.key, r.configured, r.message) for r in ci]
         verdict = "FAIL" if any(r.status == "fail" for r in ci) else "PASS"
-        out.append(table(ci_rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}")
+        rules = table(ci_rows, ["CI", "rule", "threshold", "detail"]) + f"\n\nResult: {verdict}"
+        out = [rules] if quiet else [rules, *out]
     return "\n\n".join(out) + "\n"
 
 

@@ -7,8 +7,24 @@ from collections.abc import Iterator
 from .core import WARNING, Context, Hit, Rule, StageView, copy_args, paths, rule
 
 
+def _reads_context(ctx: Context) -> bool:
+    """Whether any COPY or ADD takes files from the build context (not --from a stage or image,
+    not a URL or git source of ADD)."""
+    for stage in ctx.dockerfile.stages:
+        for ins in stage.instructions:
+            if ins.keyword not in ("COPY", "ADD") or ins.flag("from") is not None:
+                continue
+            if ins.heredocs:
+                continue  # COPY <<EOF: the text is in the Dockerfile
+            words = list(ins.json_args) if ins.json_args else ins.args.split()
+            sources = [w for w in words[:-1] if not w.startswith("--")]
+            if any(not w.startswith(("http://", "https://", "git@")) for w in sources):
+                return True
+    return False
+
+
 def _no_dockerignore(ctx: Context) -> Iterator[Hit]:
-    if ctx.has_context and not ctx.dockerignore:
+    if ctx.has_context and not ctx.dockerignore and _reads_context(ctx):
         what = "no .dockerignore" if ctx.dockerignore is None else "the .dockerignore is empty"
         yield Hit(
             "IMG120",
@@ -35,7 +51,9 @@ rule(
         good=("# .dockerignore:\n# .git\n# node_modules\n# **/__pycache__\nCOPY . /app\n"),
         notes=(
             "Checked only when the build context is known (`imgopt lint` uses the Dockerfile's directory "
-            "unless `--context` says otherwise); an empty .dockerignore counts as missing."
+            "unless `--context` says otherwise) and some COPY or ADD takes files from it (a Dockerfile that "
+            "only copies `--from` stages or fetches URLs sends nothing that matters); an empty "
+            ".dockerignore counts as missing."
         ),
     )
 )

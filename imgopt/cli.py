@@ -190,14 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--target", choices=CHOICES, default="auto")
     o.add_argument("--verify", action="store_true", help="build the original and the variants, run the check")
     o.add_argument("--format", choices=formats(Plan), default="text")
-    o.add_argument("-o", "--output", metavar="FILE", help="write the chosen Dockerfile here (atomically)")
+    o.add_argument(
+        "-o",
+        "--output",
+        "--report",
+        dest="output",
+        metavar="FILE",
+        help="write the report here (atomically) instead of stdout, as -o does everywhere",
+    )
+    o.add_argument("--write-dockerfile", metavar="FILE", help="write the chosen Dockerfile here (atomically)")
     o.add_argument(
         "--in-place",
         action="store_true",
         help="replace DOCKERFILE with the chosen variant (the original is kept as DOCKERFILE.orig) "
         "and write the proposed .dockerignore if the context has none",
     )
-    o.add_argument("--report", metavar="FILE", help="write the report here instead of stdout")
     o.add_argument(
         "--image", metavar="REF", help="an image built from DOCKERFILE: say what each change's finding costs"
     )
@@ -372,8 +379,10 @@ def _analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from .analysis.ci import evaluate
 
         rules = evaluate(result, ci_cfg)
-    if args.dockerfile and result.layers and all(
-        lr.instruction is None or lr.instruction.instruction is None for lr in result.layers
+    if (
+        args.dockerfile
+        and result.layers
+        and all(lr.instruction is None or lr.instruction.instruction is None for lr in result.layers)
     ):
         stderr.write(
             f"imgopt: warning: no layer of {args.ref} matches an instruction of {args.dockerfile} "
@@ -463,8 +472,8 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .build.optimize import optimize
     from .dockerfile.lint import load_config
 
-    if args.in_place and args.output:
-        raise UsageError("use either -o or --in-place")
+    if args.in_place and args.write_dockerfile:
+        raise UsageError("use either --write-dockerfile or --in-place")
     config = load_config(args.config) if args.config else None
     opts = build_options(args, stderr)
     try:
@@ -474,8 +483,8 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         end_progress(opts, stderr)
     text = encode(plan, args.format)
-    if args.output and plan.chosen is not None:
-        write_atomically(args.output, plan.text)
+    if args.write_dockerfile and plan.chosen is not None:
+        write_atomically(args.write_dockerfile, plan.text)
     if args.in_place and plan.chosen is not None:
         backup = args.dockerfile + ".orig"
         write_atomically(backup, plan.original)
@@ -485,7 +494,7 @@ def _optimize(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if plan.dockerignore and not os.path.exists(ignore):
             write_atomically(ignore, plan.dockerignore)
         stderr.write(f"imgopt: wrote {args.dockerfile} (original kept as {backup})\n")
-    _emit(text, stdout, args.report)  # -o is the Dockerfile, never the report
+    _emit(text, stdout, args.output)
     return EXIT_FAIL if plan.failed else EXIT_OK
 
 

@@ -166,13 +166,20 @@ def test_plan_without_verify_proposes_hygiene(tmp_path: str) -> None:
     out = io.StringIO()
     assert main(["optimize", path], out, io.StringIO()) == 0
     assert "+    apt-get install -y --no-install-recommends jq && \\" in out.getvalue()
-    # -o writes only the Dockerfile; the input is untouched
+    # --write-dockerfile writes the chosen Dockerfile, -o the report (as everywhere); the input is untouched
     dest = os.path.join(str(tmp_path), "Dockerfile.new")
+    report = os.path.join(str(tmp_path), "report.json")
     with open(path) as f:
         original = f.read()
-    assert main(["optimize", path, "-o", dest, "--format", "json"], io.StringIO(), io.StringIO()) == 0
+    out = io.StringIO()
+    assert (
+        main(["optimize", path, "--write-dockerfile", dest, "-o", report, "--format", "json"], out, io.StringIO()) == 0
+    )
     with open(dest) as f:
         assert f.read() == plan.text
+    with open(report) as f:
+        assert json.load(f)["schema"] == "imgopt.optimize/1"
+    assert out.getvalue() == ""
     with open(path) as f:
         assert f.read() == original
 
@@ -204,7 +211,7 @@ def test_errors_are_one_line(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> 
     for argv, code in (
         (["optimize", os.path.join(str(tmp_path), "missing")], 3),
         (["optimize", path, "--target", "tiny"], 2),
-        (["optimize", path, "-o", "x", "--in-place"], 2),
+        (["optimize", path, "--write-dockerfile", "x", "--in-place"], 2),
         (["compare", path, path, "--check", "'"], 2),
         (["compare", path, path], 3),
         (["optimize", path, "--verify"], 3),
@@ -298,3 +305,12 @@ def test_alpine_is_proposed_only_when_every_package_command_maps() -> None:
     )
     (v,), _ = make_variants(parse(text), ("alpine",))
     assert "then true && \\\n    apk add --no-cache curl" in v.text and not shell_errors(v.text)
+
+
+def test_markdown_fences_the_diff_for_pull_request_comments() -> None:
+    path = os.path.join(ROOT, "fixtures", "projects", "apt-update-app", "Dockerfile")
+    md = imgopt.optimize(path).encode("markdown")
+    assert md.startswith("### imgopt optimize") and "```diff\n--- a/Dockerfile" in md
+    assert md.count("```") % 2 == 0  # every fence closed
+    text = imgopt.optimize(path).encode("text")
+    assert "```" not in text

@@ -343,11 +343,15 @@ def plan_text(p: Plan, fmt: str = "simple") -> str:
             other = ", ".join(f"/{path} {_signed(b)}" for path, b in p.chosen.other_savings[:3])
             out.append(f"  also changed, by no change above: {other}")
         out.append("")
-        out.append(p.diff.rstrip("\n") if p.diff else "(the Dockerfile is unchanged)")
+        if not p.diff:
+            out.append("(the Dockerfile is unchanged)")
+        else:
+            out += _fenced(p.diff.rstrip("\n").splitlines(), fmt, "diff")
     for c in p.candidates:
         failed = [r for r in c.checks if not r.passed]
         if failed:
-            out += ["", f"{c.target} failed its check:", *("  " + ln for r in failed for ln in _check_lines(r))]
+            lines = ["  " + ln for r in failed for ln in _check_lines(r)]
+            out += ["", f"{c.target} failed its check:", *_fenced(lines, fmt, "")]
     others = [c for c in p.candidates if c is not p.chosen and (c.packages_removed or c.packages_added)]
     for c in others:
         out += ["", f"{c.target}:", *_package_lines(c, "  ")]
@@ -359,8 +363,16 @@ def plan_text(p: Plan, fmt: str = "simple") -> str:
                 f"{human(u.pair.bytes)}): {u.reason}"
             )
     if p.dockerignore:
-        out += ["", "proposed .dockerignore (the context has none):", p.dockerignore.rstrip("\n")]
+        ignore = p.dockerignore.rstrip("\n").splitlines()
+        out += ["", "proposed .dockerignore (the context has none):", *_fenced(ignore, fmt, "")]
     return "\n".join(out) + "\n"
+
+
+def _fenced(lines: list[str], fmt: str, lang: str) -> list[str]:
+    """Code and diffs fenced for Markdown (a PR comment renders them as code); as is for the terminal."""
+    if fmt != "github":
+        return lines
+    return [f"```{lang}", *lines, "```"]
 
 
 def _cost(ch: Change) -> str:

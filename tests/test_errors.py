@@ -235,3 +235,12 @@ def test_a_file_that_is_not_a_tar_is_said_in_words(tmp_path: str, content: bytes
     assert main(["analyze", path], io.StringIO(), err) == 3
     line = err.getvalue()
     assert words in line and path in line and line.count("\n") == 1 and "\\x" not in line
+
+
+def test_a_dockerfile_error_names_the_file(tmp_path: str) -> None:
+    """compare reads two Dockerfiles: the error must say which one is broken."""
+    good = _write(tmp_path, "A.Dockerfile", b"FROM debian:bookworm-slim\nRUN true\n")
+    bad = _write(tmp_path, "B.Dockerfile", b"FROM debian:bookworm-slim\nONBUILD\n")
+    err = io.StringIO()
+    assert main(["compare", good, bad], io.StringIO(), err) == 3
+    assert f"{bad}: line 2:" in err.getvalue() and good not in err.getvalue()

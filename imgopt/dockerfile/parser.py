@@ -164,7 +164,17 @@ def _instruction(
 
 
 def parse(text: str, path: str | None = None) -> Dockerfile:
-    """Parse Dockerfile text. Raises DockerfileError (with the line) on what BuildKit rejects."""
+    """Parse Dockerfile text. Raises DockerfileError (naming the file and the line) on what BuildKit
+    rejects."""
+    try:
+        return _parse(text, path)
+    except DockerfileError as e:
+        if path is None or str(e).startswith(path):
+            raise
+        raise DockerfileError(f"{path}: {e}") from e
+
+
+def _parse(text: str, path: str | None) -> Dockerfile:
     lines = _LINES.findall(text)
     items: list[Item] = []
     directives: dict[str, str] = {}

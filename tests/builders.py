@@ -368,6 +368,27 @@ WASTE_EXPECTED = {
 }
 
 
+APP_V2_LAYERS: list[list[Entry]] = [
+    [  # the same base, without the apt lists and the docs
+        ("dir", "bin"),
+        ("file", "bin/app", _blob(40_000, 1), {"mode": 0o755}),
+        ("symlink", "bin/sh", "app"),
+        ("dir", "etc"),
+        ("file", "etc/app.conf", _blob(1_200, 12)),
+    ],
+    [  # a bigger build product, no caches, a new library
+        ("dir", "opt"),
+        ("file", "opt/data.bin", _blob(26_000, 15)),
+        ("dir", "app"),
+        ("file", "app/main.py", _blob(2_400, 19)),
+        ("dir", "usr"),
+        ("dir", "usr/lib"),
+        ("file", "usr/lib/libfast.so.1", _blob(12_000, 20), {"mode": 0o755}),
+    ],
+]
+APP_V2_HISTORY = ["/bin/sh -c #(nop) ADD file:base in /", "RUN /bin/sh -c make install # buildkit"]
+
+
 def write_fixtures(out: str) -> None:
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "waste-docker.tar"), "wb") as f:
@@ -383,6 +404,9 @@ def write_fixtures(out: str) -> None:
     with open(os.path.join(out, "waste-oci-gzip.tar"), "wb") as f:
         f.write(tar_directory(gz))
     shutil.rmtree(gz)
+    # a pair to try `imgopt diff` on: the waste image, then a release that fixed some of it
+    with open(os.path.join(out, "app-v2.tar"), "wb") as f:
+        f.write(docker_archive(APP_V2_LAYERS, tag="waste:v2", history=APP_V2_HISTORY))
     multi = os.path.join(out, "multiplatform-oci")
     shutil.rmtree(multi, ignore_errors=True)
     oci_layout(

@@ -76,7 +76,7 @@ def lint_text(r: LintReport) -> str:
     measured = total_bytes is not None
     rows = []
     for f in findings:
-        row = [f"{path}:{f.line}", f.rule, f.severity, f.message]
+        row = [f"{path}:{f.line}", f"{f.rule} ({f.hadolint})" if f.hadolint else f.rule, f.severity, f.message]
         if measured:
             row.insert(3, human(f.bytes) if f.bytes is not None else "-")
         rows.append(row)

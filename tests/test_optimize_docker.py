@@ -57,16 +57,26 @@ def _records(directory: str, name: str, lines: int, seed: int) -> None:
             f.write(f"{i:06d} {rng.getrandbits(160):040x}\n")
 
 
+# the committed data of chown-app and report-app (the projects build as committed), and how it was made
+DATA = {
+    "chown-app": (("records.txt", 40000, 7),),
+    "report-app": (("2025.txt", 20000, 8), ("2026.txt", 20000, 9)),
+}
+
+
 def _project(name: str, tmp: str) -> str:
-    """A copy of a fixture project (the data of chown-app and report-app is generated, not committed)."""
+    """A copy of a fixture project."""
     dest = os.path.join(tmp, name)
     shutil.copytree(os.path.join(PROJECTS, name), dest)
-    if name == "chown-app":
-        _records(os.path.join(dest, "data"), "records.txt", 40000, 7)
-    if name == "report-app":
-        _records(os.path.join(dest, "data"), "2025.txt", 20000, 8)
-        _records(os.path.join(dest, "data"), "2026.txt", 20000, 9)
     return dest
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_committed_project_data_is_what_the_generator_makes(name: str, tmp_path: str) -> None:
+    for file, lines, seed in DATA[name]:
+        _records(str(tmp_path), file, lines, seed)
+        with open(os.path.join(str(tmp_path), file)) as a, open(os.path.join(PROJECTS, name, "data", file)) as b:
+            assert a.read() == b.read(), file
 
 
 def _docker(*args: str) -> str:

@@ -297,3 +297,38 @@ def test_a_cli_run_leaves_its_entries_written(tmp_path: str) -> None:
     cache = LayerCache(d)
     assert cache.info().layers == len(LAYERS) + 1
     cache.close()
+
+
+def test_a_layer_two_threads_want_at_once_is_read_once(
+    tmp_path: str, cache_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two images sharing a base, read at the same time (a fleet scan): the base is parsed once,
+    the second reader waits for it and takes it from the cache."""
+    import threading
+    import time
+
+    base = [("file", f"usr/lib/{i}", os.urandom(500)) for i in range(50)]
+    refs = []
+    for name in ("a", "b"):
+        d = os.path.join(str(tmp_path), name)
+        os.makedirs(d)
+        refs.append(write_image("oci-dir", [base, [("file", f"app/{name}", name.encode())]], d))
+    parsed: list[str] = []
+    real = archive.parse_blob
+
+    def slow(src: object, size: int, name: str, *args: object) -> object:
+        parsed.append(name)
+        time.sleep(0.3)  # both threads are inside the read at once
+        return real(src, size, name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archive, "parse_blob", slow)
+    images: dict[str, object] = {}
+    threads = [threading.Thread(target=lambda r=r: images.__setitem__(r, load_image(r))) for r in refs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(images) == 2
+    assert len(parsed) == 3  # the base once, each app layer once
+    a, b = (images[r] for r in refs)
+    assert a.layers[0] == b.layers[0]  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import posixpath
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -409,26 +410,67 @@ class CachedStore(BlobStore):
         return Blob(entry.layer, stored, info.compression, estimate, diff_id, entry.tar_bytes)
 
     def layers(self, wanted: Sequence[tuple[str, str | None]]) -> list[Blob | None]:
+        """Cached layers from the cache; the others read once per process: a layer another
+        thread is reading right now (a fleet scan of images sharing a base) is waited for and
+        then taken from the cache."""
         out = [self.cached(name, diff_id) for name, diff_id in wanted]
-        todo = [i for i, b in enumerate(out) if b is None]
-        for i, blob in zip(todo, self.inner.layers([wanted[i] for i in todo]), strict=True):
+        mine: list[int] = []
+        waits: list[tuple[int, threading.Event]] = []
+        with _INFLIGHT_LOCK:
+            for i, blob in enumerate(out):
+                if blob is not None:
+                    continue
+                key = (wanted[i][1] or "", self.plan)
+                event = _INFLIGHT.get(key) if wanted[i][1] else None
+                if event is not None:
+                    waits.append((i, event))
+                else:
+                    if wanted[i][1]:
+                        _INFLIGHT[key] = threading.Event()
+                    mine.append(i)
+        try:
+            got = self.inner.layers([wanted[i] for i in mine])
+        except BaseException:
+            for i in mine:
+                _release(wanted[i][1], self.plan)
+            raise
+        for i, blob in zip(mine, got, strict=True):
             out[i] = blob
-            diff_id = wanted[i][1]
+            name, diff_id = wanted[i]
             if blob is None or diff_id is None or blob.tar_bytes is None:
-                continue
-            if blob.pending_diff_id is not None:  # hashed aside: stored once the hash proves it
-                self.cache.when_done(blob.pending_diff_id, partial(self._store, wanted[i][0], diff_id, blob))
-            elif blob.diff_id is not None:
-                self._store(wanted[i][0], diff_id, blob, blob.diff_id)
+                _release(diff_id, self.plan)
+            elif blob.pending_diff_id is not None:  # hashed aside: stored once the hash proves it
+                self.cache.when_done(blob.pending_diff_id, partial(self._store, name, diff_id, blob))
+            else:
+                self._store(name, diff_id, blob, blob.diff_id or "")
+        for i, event in waits:
+            event.wait()
+            out[i] = self.cached(*wanted[i]) or self.inner.layers([wanted[i]])[0]  # not stored: read it here
         return out
 
     def _store(self, name: str, diff_id: str, blob: Blob, actual: str) -> None:
-        if actual != diff_id:
-            log.warning("layer %s hashes to %s, not to the diff_id %s its config names", name, actual, diff_id)
-            return
-        assert blob.tar_bytes is not None
-        estimate = blob.gzip_estimate if blob.compression == "none" else None
-        self.cache.put(diff_id, self.plan, blob.layer, blob.tar_bytes, estimate)
+        try:
+            if actual != diff_id:
+                log.warning("layer %s hashes to %s, not to the diff_id %s its config names", name, actual, diff_id)
+                return
+            assert blob.tar_bytes is not None
+            estimate = blob.gzip_estimate if blob.compression == "none" else None
+            self.cache.put(diff_id, self.plan, blob.layer, blob.tar_bytes, estimate)
+        finally:
+            _release(diff_id, self.plan)
+
+
+_INFLIGHT: dict[tuple[str, str], threading.Event] = {}  # (diff_id, plan) -> set when its reader is done
+_INFLIGHT_LOCK = threading.Lock()
+
+
+def _release(diff_id: str | None, plan: str) -> None:
+    if not diff_id:
+        return
+    with _INFLIGHT_LOCK:
+        event = _INFLIGHT.pop((diff_id, plan), None)
+    if event is not None:
+        event.set()
 
 
 _CACHES: dict[str, LayerCache] = {}

@@ -332,3 +332,27 @@ def test_a_layer_two_threads_want_at_once_is_read_once(
     assert len(parsed) == 3  # the base once, each app layer once
     a, b = (images[r] for r in refs)
     assert a.layers[0] == b.layers[0]  # type: ignore[attr-defined]
+
+
+def test_a_failed_hash_lets_the_next_reader_go_on(
+    tmp_path: str, cache_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash that fails (the file vanished, a disk error) stores nothing and holds nobody up."""
+    ref = write_image("docker", LAYERS, str(tmp_path))
+
+    def broken(region: object, fd: int) -> str:
+        os.close(fd)
+        raise OSError("disk error")
+
+    monkeypatch.setattr(archive, "_hash_region", broken)
+    first = load_image(ref)
+    settle()
+    assert archive._INFLIGHT == {}  # nobody would wait for a reader that has given up
+    cache = LayerCache(cache_dir)
+    plan = plan_key(ReadOptions().content)
+    assert not any(cache.has(lr.diff_id, plan) for lr in first.layers)  # unproven: not stored
+    monkeypatch.undo()
+    _same(load_image(ref), first)
+    settle()
+    assert all(cache.has(lr.diff_id, plan) for lr in first.layers)
+    cache.close()

@@ -111,7 +111,7 @@ class FileBlobStore(BlobStore):
         regions = [self._region(name) for name, _ in wanted]
         hashing = bool(self._options.cache) and not self._options.estimate_compressed
         jobs = [r for r in regions if r is not None and r.kind == "tar"] if hashing else []
-        digests = {id(r): _hashers().submit(_hash_region, r) for r in jobs}
+        digests = {id(r): _hashers().submit(_hash_region, r, os.open(r.path, os.O_RDONLY)) for r in jobs}
         out: list[Blob | None] = []
         for (name, _), region in zip(wanted, regions, strict=True):
             if region is None:
@@ -204,9 +204,10 @@ def _hashers() -> ThreadPoolExecutor:
     return _HASHERS
 
 
-def _hash_region(region: FileRegion) -> str:
+def _hash_region(region: FileRegion, fd: int) -> str:
+    """sha256 of the region, read from ``fd`` (opened when the job was queued, so the file may be
+    gone by the time a thread gets to it); closes ``fd``."""
     h = hashlib.sha256()
-    fd = os.open(region.path, os.O_RDONLY)
     try:
         pos, end = region.offset, region.offset + region.size
         while pos < end:
@@ -444,12 +445,16 @@ class CachedStore(BlobStore):
             else:
                 self._store(name, diff_id, blob, blob.diff_id or "")
         for i, event in waits:
-            event.wait()
+            event.wait(WAIT_FOR_READER)  # then from the cache, or (not stored, too slow) read here
             out[i] = self.cached(*wanted[i]) or self.inner.layers([wanted[i]])[0]  # not stored: read it here
         return out
 
-    def _store(self, name: str, diff_id: str, blob: Blob, actual: str) -> None:
+    def _store(self, name: str, diff_id: str, blob: Blob, actual: str | None) -> None:
+        """Store a layer whose bytes hashed to ``actual`` (None: the hash failed) and let readers
+        waiting for it go on."""
         try:
+            if actual is None:
+                return
             if actual != diff_id:
                 log.warning("layer %s hashes to %s, not to the diff_id %s its config names", name, actual, diff_id)
                 return
@@ -460,6 +465,7 @@ class CachedStore(BlobStore):
             _release(diff_id, self.plan)
 
 
+WAIT_FOR_READER = 600.0  # seconds a reader waits for another thread reading the same layer
 _INFLIGHT: dict[tuple[str, str], threading.Event] = {}  # (diff_id, plan) -> set when its reader is done
 _INFLIGHT_LOCK = threading.Lock()
 

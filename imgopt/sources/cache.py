@@ -229,9 +229,10 @@ class LayerCache:
 
     # -- writes that wait for a hash computed aside
 
-    def when_done(self, digest: Future[str], store: Callable[[str], None]) -> None:
-        """Call ``store(digest)`` once the hash is known (in the hashing thread). Reads of any
-        cache object wait for such writes first, so this process sees its own entries."""
+    def when_done(self, digest: Future[str], store: Callable[[str | None], None]) -> None:
+        """Call ``store(digest)`` once the hash is known, ``store(None)`` if hashing failed (in
+        the hashing thread). Reads of any cache object wait for such writes first, so this
+        process sees its own entries."""
         done: Future[None] = Future()
         _PENDING.add(done)
 
@@ -241,6 +242,7 @@ class LayerCache:
                     store(f.result())
                 else:
                     log.debug("layer not cached: %s", f.exception())
+                    store(None)
             finally:
                 done.set_result(None)
                 _PENDING.discard(done)

@@ -11,7 +11,7 @@ from . import report  # noqa: F401  (registers every output format with imgopt.e
 from ._version import __version__
 from .analysis import Analysis
 from .analysis.diff import ImageDiff
-from .api import analyze, diff, lint, load, parse_dockerfile
+from .api import analyze, diff, lint, load, parse_dockerfile, scan
 from .build.compare import Comparison, compare
 from .build.optimize import Plan, optimize
 from .build.options import BuildOptions
@@ -33,6 +33,7 @@ from .errors import (
     UnsupportedMediaType,
     UsageError,
 )
+from .fleet import Fleet
 from .sources import RegistryOptions, source_settings
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "optimize",
     "compare",
     "diff",
+    "scan",
+    "Fleet",
     "Analysis",
     "BuildOptions",
     "Plan",

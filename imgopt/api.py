@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from .analysis import Analysis, analyze_image
 from .analysis.diff import ImageDiff, diff_images
@@ -11,6 +11,9 @@ from .dockerfile.lint import lint as _lint
 from .dockerfile.model import Dockerfile
 from .dockerfile.parser import parse_dockerfile as _parse
 from .evidence import layer_instructions, quantify
+from .fleet import Fleet, ImageRow
+from .fleet import scan as _scan
+from .fleet import select as _select
 from .model import Image
 from .sources import ImageRef, load_image
 
@@ -86,3 +89,25 @@ def diff(
 
 
 __all__ = ["analyze", "load", "parse_dockerfile", "lint", "diff"]
+
+
+def scan(
+    refs: Iterable[str] = (),
+    *,
+    registry: str | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    tags: str = "latest",
+    jobs: int | None = None,
+    on_row: Callable[[ImageRow], None] | None = None,
+) -> Fleet:
+    """Analyse many images: ``refs``, and every repository of ``registry`` (``HOST[/PREFIX]``,
+    tags as ``tags`` says), filtered by ``include``/``exclude`` globs on ``REPO:TAG``. Each shared
+    layer is read once; a failing image is a row with its error."""
+    all_refs = list(refs)
+    if registry:
+        from .sources import current_settings
+        from .sources.registry import list_registry
+
+        all_refs += list_registry(registry, current_settings().registry, tags=tags)
+    return _scan(_select(all_refs, include, exclude), jobs=jobs, on_row=on_row)

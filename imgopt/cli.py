@@ -25,6 +25,7 @@ from .build.options import BuildOptions
 from .dockerfile.lint import LintReport
 from .encoding import encode, formats
 from .errors import ImgoptError, UsageError
+from .fleet import Fleet
 from .sources import source_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
@@ -224,6 +225,30 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of both refs in multi-platform indexes")
     d.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     add_source_flags(d)
+
+    sc = sub.add_parser(
+        "scan",
+        help="analyse many images (refs, a registry, the engine): where the bytes are across a fleet",
+        description="Analyse every image named, listed in a file, held by a registry (its catalog) or by the "
+        "local engine. Each layer shared between images is read once; a failing image is a row with its error.",
+    )
+    sc.add_argument("refs", nargs="*", metavar="REF")
+    sc.add_argument("--from-file", metavar="FILE", help="references, one per line (# comments)")
+    sc.add_argument("--registry", metavar="HOST[/PREFIX]", help="every repository of a registry (its catalog)")
+    sc.add_argument("--engine", action="store_true", help="every tagged image of the local Docker engine")
+    sc.add_argument("--include", action="append", default=[], metavar="GLOB", help="only REPO:TAG matching")
+    sc.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip REPO:TAG matching")
+    sc.add_argument(
+        "--tags",
+        default="latest",
+        metavar="latest|all|N",
+        help="registry tags per repository: latest, all, or the last N listed (default latest)",
+    )
+    sc.add_argument("--jobs", type=int, default=None, metavar="N", help="images analysed at once")
+    sc.add_argument("--format", choices=formats(Fleet), default="text")
+    sc.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    sc.add_argument("--db", metavar="FILE", help="also write the results to this SQLite file (updated in place)")
+    add_source_flags(sc)
 
     k = sub.add_parser(
         "cache",
@@ -566,7 +591,58 @@ def _cache(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_OK
 
 
+def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .api import scan
+
+    refs = list(args.refs)
+    if args.from_file:
+        try:
+            with open(args.from_file, encoding="utf-8") as f:
+                refs += [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+        except OSError as e:
+            raise UsageError(f"cannot read {args.from_file}: {e.strerror}") from e
+    if args.engine:
+        from .sources.daemon import docker_client
+
+        client = docker_client()
+        try:
+            refs += sorted({f"docker-daemon:{t}" for img in client.images.list() for t in img.tags})
+        finally:
+            client.close()
+    if args.tags not in ("latest", "all") and not args.tags.isdigit():
+        raise UsageError(f"--tags must be latest, all or a number, not {args.tags!r}")
+    if not refs and not args.registry:
+        raise UsageError("nothing to scan: give REFs, --from-file, --registry or --engine")
+    done = [0]
+
+    def progress(row: Any) -> None:
+        done[0] += 1
+        if stderr.isatty():
+            stderr.write(f"\rscanned {done[0]} images" + (" (last failed)" if row.error else "").ljust(20))
+            stderr.flush()
+
+    fleet = scan(
+        refs,
+        registry=args.registry,
+        include=args.include,
+        exclude=args.exclude,
+        tags=args.tags,
+        jobs=args.jobs,
+        on_row=progress,
+    )
+    if stderr.isatty() and done[0]:
+        stderr.write("\r" + " " * 40 + "\r")
+    if args.db:
+        from .fleet.db import write_db
+
+        write_db(fleet, args.db)
+    _emit(encode(fleet, args.format), stdout, args.output)
+    return EXIT_FAIL if fleet.failed else EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "scan":
+        return _scan(args, out, err)
     if args.command == "cache":
         return _cache(args, out)
     if args.command == "lint":

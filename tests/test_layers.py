@@ -25,6 +25,7 @@ RANKS = {
     "imgopt.dockerfile": 2,
     "imgopt.evidence": 3,
     "imgopt.closure": 3,
+    "imgopt.fleet": 3,
     "imgopt.build": 4,
     "imgopt.report": 5,
     "imgopt.api": 6,

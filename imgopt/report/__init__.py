@@ -7,6 +7,6 @@
 from __future__ import annotations
 
 from ..units import human
-from . import compare, frames, html, jsonfmt, lintfmt, pages, plots, reprs, text  # noqa: F401  (registration)
+from . import compare, fleetfmt, frames, html, jsonfmt, lintfmt, pages, plots, reprs, text  # noqa: F401  (registration)
 
 __all__ = ["human"]

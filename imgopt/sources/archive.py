@@ -429,6 +429,13 @@ class CachedStore(BlobStore):
                     if wanted[i][1]:
                         _INFLIGHT[key] = threading.Event()
                     mine.append(i)
+        # another reader may have finished between the first look and taking the layer on: look again
+        for i in list(mine):
+            again = self.cached(*wanted[i]) if wanted[i][1] else None
+            if again is not None:
+                out[i] = again
+                mine.remove(i)
+                _release(wanted[i][1], self.plan)
         try:
             got = self.inner.layers([wanted[i] for i in mine])
         except BaseException:

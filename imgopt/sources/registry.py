@@ -343,8 +343,8 @@ class Client:
                 self._base = self._ping()
             return self._base
 
-    def _authorize(self, repository: str) -> None:
-        """Answer the challenge /v2/ (or a later 401) gave, for pulls from ``repository``."""
+    def _authorize(self, scope: str) -> None:
+        """Answer the challenge /v2/ (or a later 401) gave, for ``scope`` (``repository:R:pull``)."""
         challenge = self._challenge
         if challenge is None:
             return
@@ -359,15 +359,14 @@ class Client:
             token = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
             self._auth = f"Basic {token}"
         elif scheme == "bearer":
-            self._auth = "Bearer " + self._token(params, repository, creds)
+            self._auth = "Bearer " + self._token(params, scope, creds)
         else:
             raise AuthError(f"{self.host} asks for {scheme!r} authentication, which imgopt does not speak")
 
-    def _token(self, params: dict[str, str], repository: str, creds: tuple[str, str] | None) -> str:
+    def _token(self, params: dict[str, str], scope: str, creds: tuple[str, str] | None) -> str:
         realm = params.get("realm")
         if not realm:
             raise AuthError(f"{self.host} asks for a bearer token but names no realm")
-        scope = f"repository:{repository}:pull"
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
@@ -434,17 +433,37 @@ class Client:
         headers: dict[str, str] | None = None,
         stream: bool = False,
     ) -> Any:
-        """GET ``/v2/REPOSITORY/PATH`` authorised; errors named after ``what``."""
+        """GET ``/v2/REPOSITORY/PATH`` authorised for pulls; errors named after ``what``."""
+        return self.get_path(
+            f"{repository}/{path}",
+            scope=f"repository:{repository}:pull",
+            what=what,
+            accept=accept,
+            headers=headers,
+            stream=stream,
+        )
+
+    def get_path(
+        self,
+        path: str,
+        *,
+        scope: str,
+        what: str,
+        accept: str | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+    ) -> Any:
+        """GET ``/v2/PATH`` (``_catalog``, ``REPO/tags/list``...) with a token for ``scope``."""
         import requests
 
-        url = f"{self.base()}/v2/{repository}/{path}"
+        url = f"{self.base()}/v2/{path}"
         for attempt in range(2):
             h = dict(headers or {})
             if accept:
                 h["Accept"] = accept
             with self._lock:
                 if self._auth is None and self._challenge is not None:
-                    self._authorize(repository)
+                    self._authorize(scope)
                 if self._auth:
                     h["Authorization"] = self._auth
             try:
@@ -714,6 +733,48 @@ def _digest_of(name: str) -> str | None:
     return f"{alg}:{hexpart}" if alg and hexpart else None
 
 
+def _pages(client: Client, path: str, key: str, scope: str, what: str) -> Iterator[str]:
+    """Every name of a paginated listing (``Link: <...>; rel="next"``, as the distribution API pages)."""
+    while path:
+        resp = client.get_path(path, scope=scope, what=what)
+        try:
+            body = resp.json()
+        except ValueError as e:
+            raise CorruptArchive(f"{what}: the registry answered with something that is not JSON") from e
+        finally:
+            resp.close()
+        yield from (str(x) for x in body.get(key) or [])
+        nxt = resp.links.get("next", {}).get("url", "")
+        path = nxt.split("/v2/", 1)[1] if "/v2/" in nxt else ""
+
+
+def list_registry(target: str, options: RegistryOptions | None = None, *, tags: str = "latest") -> list[str]:
+    """The image references of a registry, ``HOST[/PREFIX]``: repositories from ``/v2/_catalog``
+    (under PREFIX), each with its tags from ``/v2/REPO/tags/list`` (``tags``: ``latest`` only,
+    ``all``, or the last N the registry lists)."""
+    host, _, prefix = target.removeprefix("docker://").partition("/")
+    client = Client(host, DOCKER_HUB_API if host == DOCKER_HUB else host, options or RegistryOptions())
+    try:
+        repos = [
+            r
+            for r in _pages(client, "_catalog?n=1000", "repositories", "registry:catalog:*", f"catalog of {host}")
+            if not prefix or r == prefix or r.startswith(prefix.rstrip("/") + "/")
+        ]
+        refs = []
+        for repo in sorted(repos):
+            listed = list(_pages(client, f"{repo}/tags/list", "tags", f"repository:{repo}:pull", f"tags of {repo}"))
+            if tags == "latest":
+                chosen = ["latest"] if "latest" in listed else sorted(listed)[-1:]
+            elif tags == "all":
+                chosen = sorted(listed)
+            else:
+                chosen = listed[-int(tags) :] if int(tags) > 0 else []
+            refs += [f"docker://{host}/{repo}:{t}" for t in chosen]
+        return refs
+    finally:
+        client.close()
+
+
 def read_registry_image(location: str, read: Read, cache: Any) -> Image:
     """Read ``docker:LOCATION`` (LOCATION = ``//HOST/REPO[:TAG|@DIGEST]``)."""
     ref = parse_registry_ref(location)
@@ -735,6 +796,7 @@ __all__ = [
     "RegistryStore",
     "find_credentials",
     "is_loopback",
+    "list_registry",
     "parse_registry_ref",
     "read_registry_image",
 ]

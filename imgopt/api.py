@@ -100,14 +100,18 @@ def scan(
     tags: str = "latest",
     jobs: int | None = None,
     on_row: Callable[[ImageRow], None] | None = None,
+    skip: Iterable[str] = (),
 ) -> Fleet:
     """Analyse many images: ``refs``, and every repository of ``registry`` (``HOST[/PREFIX]``,
-    tags as ``tags`` says), filtered by ``include``/``exclude`` globs on ``REPO:TAG``. Each shared
-    layer is read once; a failing image is a row with its error."""
+    tags as ``tags`` says), filtered by ``include``/``exclude`` globs on ``REPO:TAG``, minus the
+    references in ``skip`` (an interrupted scan's finished images). Each shared layer is read once;
+    a failing image is a row with its error."""
     all_refs = list(refs)
     if registry:
         from .sources import current_settings
         from .sources.registry import list_registry
 
         all_refs += list_registry(registry, current_settings().registry, tags=tags)
-    return _scan(_select(all_refs, include, exclude), jobs=jobs, on_row=on_row)
+    skipped = set(skip)
+    chosen = [r for r in _select(all_refs, include, exclude) if r not in skipped]
+    return _scan(chosen, jobs=jobs, on_row=on_row)

@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--format", choices=formats(Fleet), default="text")
     sc.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     sc.add_argument("--db", metavar="FILE", help="also write the results to this SQLite file (updated in place)")
+    sc.add_argument("--resume", action="store_true", help="with --db: skip images it already holds without error")
+    sc.add_argument("--parquet", metavar="DIR", help="also write images.parquet and layers.parquet here (pyarrow)")
     add_source_flags(sc)
 
     k = sub.add_parser(
@@ -613,14 +615,25 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(f"--tags must be latest, all or a number, not {args.tags!r}")
     if not refs and not args.registry:
         raise UsageError("nothing to scan: give REFs, --from-file, --registry or --engine")
+    if args.resume and not args.db:
+        raise UsageError("--resume needs --db (the results of the interrupted scan)")
     done = [0]
 
     def progress(row: Any) -> None:
+        if args.db:
+            from .fleet.db import write_row
+
+            write_row(row, args.db)  # as each image completes: Ctrl-C keeps what is done
         done[0] += 1
         if stderr.isatty():
             stderr.write(f"\rscanned {done[0]} images" + (" (last failed)" if row.error else "").ljust(20))
             stderr.flush()
 
+    skip: set[str] = set()
+    if args.resume:
+        from .fleet.db import done_refs
+
+        skip = done_refs(args.db)
     fleet = scan(
         refs,
         registry=args.registry,
@@ -629,6 +642,7 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         tags=args.tags,
         jobs=args.jobs,
         on_row=progress,
+        skip=skip,
     )
     if stderr.isatty() and done[0]:
         stderr.write("\r" + " " * 40 + "\r")
@@ -636,6 +650,10 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from .fleet.db import write_db
 
         write_db(fleet, args.db)
+    if args.parquet:
+        from .fleet.db import write_parquet
+
+        write_parquet(fleet, args.parquet)
     _emit(encode(fleet, args.format), stdout, args.output)
     return EXIT_FAIL if fleet.failed else EXIT_OK
 

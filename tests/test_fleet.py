@@ -179,3 +179,62 @@ def test_a_registry_scan(registry: str, tmp_path: str) -> None:
         main(["scan", "--registry", registry, "--include", "fleet/python*", "--format", "csv"], out, io.StringIO()) == 0
     )
     assert len(out.getvalue().splitlines()) == 1 + 7  # latest or the last tag of each python-ish repository
+
+
+def test_resume_skips_what_an_interrupted_scan_finished(archives: dict[str, str], tmp_path: str) -> None:
+    refs = [f"docker-archive:{p}" for p in archives.values()]
+    db = os.path.join(str(tmp_path), "scan.sqlite")
+    assert main(["scan", *refs[:4], "--db", db], io.StringIO(), io.StringIO()) == 0  # "interrupted" after 4
+    out = io.StringIO()
+    assert main(["scan", *refs, "--db", db, "--resume", "--format", "jsonl"], out, io.StringIO()) == 0
+    scanned = [json.loads(line)["ref"] for line in out.getvalue().splitlines() if '"kind": "image"' in line]
+    assert scanned == refs[4:]  # only what the first run did not finish
+    with sqlite3.connect(db) as conn:
+        assert {r for (r,) in conn.execute("SELECT ref FROM images")} == set(refs)
+    err = io.StringIO()
+    assert main(["scan", *refs, "--resume"], io.StringIO(), err) == 2 and "--db" in err.getvalue()
+
+
+def test_parquet_and_dataframes(archives: dict[str, str], tmp_path: str) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    refs = [f"docker-archive:{p}" for p in list(archives.values())[:3]]
+    out = os.path.join(str(tmp_path), "parquet")
+    assert main(["scan", *refs, "--parquet", out, "--format", "json"], io.StringIO(), io.StringIO()) == 0
+    images = pd.read_parquet(os.path.join(out, "images.parquet"))
+    layers = pd.read_parquet(os.path.join(out, "layers.parquet"))
+    assert list(images["ref"]) == refs and images["size_bytes"].dtype.kind in "if"
+    assert layers["images"].sum() == sum(len(set(r)) for r in [imgopt.load(x).layers for x in refs])
+    fleet = imgopt.scan(refs + ["docker-archive:/missing.tar"])
+    frame = fleet.to_dataframe("images")
+    assert frame["size_bytes"].isna().sum() == 1  # the failed image: unknown, not 0
+
+
+def test_an_interrupted_scan_keeps_its_finished_images(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imgopt.fleet as fleet_module
+
+    refs = [f"docker-archive:{p}" for p in archives.values()]
+    db = os.path.join(str(tmp_path), "scan.sqlite")
+    real = fleet_module._analyze
+    calls = [0]
+
+    def interrupted(ref: str) -> object:
+        calls[0] += 1
+        if calls[0] == 6:
+            raise KeyboardInterrupt  # Ctrl-C while the sixth image is analysed
+        return real(ref)
+
+    monkeypatch.setattr(fleet_module, "_analyze", interrupted)
+    err = io.StringIO()
+    assert main(["scan", *refs, "--db", db, "--jobs", "1"], io.StringIO(), err) == 130
+    with sqlite3.connect(db) as conn:
+        kept = {r for (r,) in conn.execute("SELECT ref FROM images WHERE error IS NULL")}
+    assert kept == set(refs[:5])
+    monkeypatch.undo()
+    out = io.StringIO()
+    assert main(["scan", *refs, "--db", db, "--resume", "--format", "csv"], out, io.StringIO()) == 0
+    assert len(out.getvalue().splitlines()) == 1 + len(refs) - 5
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM images WHERE error IS NULL").fetchone()[0] == len(refs)

@@ -4,11 +4,12 @@ by reference) and per layer (keyed by diff_id), updated in place by the next sca
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from typing import Any
 
 from ..errors import UsageError
-from . import Fleet
+from . import Fleet, ImageRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -21,27 +22,48 @@ CREATE TABLE IF NOT EXISTS layers (
 """
 
 
-def write_db(fleet: Fleet, path: str) -> None:
-    """Upsert the images and replace the layer table (sharing counts are fleet-wide), in one
-    transaction: a reader sees the old results or the new ones."""
-    import time
+def _row(r: ImageRow, now: float) -> tuple[Any, ...]:
+    return (
+        r.ref, r.digest, r.size_bytes, r.compressed_size_bytes, r.final_size_bytes, r.reclaimable_bytes,
+        json.dumps(r.reclaimable_by_cause), r.efficiency, r.top_category, r.base, r.shared_layers,
+        r.layers, json.dumps(list(r.diff_ids)), r.error, now,
+    )  # fmt: skip
 
+
+def _connect(path: str) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, timeout=30)
+        db.executescript(_SCHEMA)
+        return db
     except sqlite3.Error as e:
         raise UsageError(f"cannot open the results database {path}: {e}") from e
+
+
+def write_row(row: ImageRow, path: str) -> None:
+    """One image as soon as it is done: an interrupted scan leaves every finished image behind,
+    and ``--resume`` skips them."""
+    import time
+
+    db = _connect(path)
     try:
         with db:
-            db.executescript(_SCHEMA)
+            db.execute("INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(row, time.time()))
+    except sqlite3.Error as e:
+        raise UsageError(f"cannot write the results database {path}: {e}") from e
+    finally:
+        db.close()
+
+
+def write_db(fleet: Fleet, path: str) -> None:
+    """Upsert the images (with their bases, known once all are done) and replace the layer table
+    (sharing counts are fleet-wide), in one transaction: a reader sees the old results or the new."""
+    import time
+
+    db = _connect(path)
+    try:
+        with db:
             now = time.time()
-            rows: list[tuple[Any, ...]] = [
-                (
-                    r.ref, r.digest, r.size_bytes, r.compressed_size_bytes, r.final_size_bytes, r.reclaimable_bytes,
-                    json.dumps(r.reclaimable_by_cause), r.efficiency, r.top_category, r.base, r.shared_layers,
-                    r.layers, json.dumps(list(r.diff_ids)), r.error, now,
-                )
-                for r in fleet.images
-            ]  # fmt: skip
+            rows = [_row(r, now) for r in fleet.images]
             db.executemany("INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.execute("DELETE FROM layers")
             db.executemany(
@@ -54,4 +76,29 @@ def write_db(fleet: Fleet, path: str) -> None:
         db.close()
 
 
-__all__ = ["write_db"]
+def done_refs(path: str) -> set[str]:
+    """References a previous (possibly interrupted) scan already wrote without an error."""
+    if not os.path.exists(path):
+        return set()
+    try:
+        with sqlite3.connect(path, timeout=30) as db:
+            return {r for (r,) in db.execute("SELECT ref FROM images WHERE error IS NULL")}
+    except sqlite3.Error as e:
+        raise UsageError(f"cannot read the results database {path}: {e}") from e
+
+
+def write_parquet(fleet: Fleet, directory: str) -> None:
+    """images.parquet and layers.parquet in ``directory`` (pandas and pyarrow: ``imgopt[parquet]``)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        raise UsageError("Parquet output needs pyarrow: pip install 'imgopt[parquet]'") from e
+    os.makedirs(directory, exist_ok=True)
+    for table in ("images", "layers"):
+        frame = fleet.to_dataframe(table)
+        tmp = os.path.join(directory, f".{table}.parquet.partial")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, os.path.join(directory, f"{table}.parquet"))
+
+
+__all__ = ["done_refs", "write_db", "write_parquet", "write_row"]

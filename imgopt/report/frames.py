@@ -12,6 +12,7 @@ from ..build.optimize import Plan
 from ..dockerfile.lint import LintReport
 from ..encoding import Encoder, register
 from ..errors import UsageError
+from ..fleet import Fleet
 from ..model import FILE
 
 if TYPE_CHECKING:
@@ -166,12 +167,30 @@ def lint_frame(r: LintReport) -> pandas.DataFrame:
     return _pandas().DataFrame(rows, columns=columns)
 
 
+def fleet_frame(f: Fleet, table: str = "images") -> pandas.DataFrame:
+    from .fleetfmt import IMAGE_COLUMNS, image_record, layer_record
+
+    pd = _pandas()
+    if table == "images":
+        rows = [
+            {k: (NAN if v is None and k.endswith(("bytes", "efficiency")) else v) for k, v in image_record(r).items()}
+            for r in f.images
+        ]
+        return pd.DataFrame(rows, columns=list(IMAGE_COLUMNS))
+    if table == "layers":
+        return pd.DataFrame(
+            [layer_record(lr) for lr in f.layers], columns=["diff_id", "size_bytes", "images", "saved_by_sharing"]
+        )
+    raise UsageError(f"unknown table {table!r}; choose images or layers")
+
+
 _FRAMES: tuple[tuple[type, Callable[..., Any]], ...] = (
     (Analysis, analysis_frame),
     (Plan, plan_frame),
     (Comparison, comparison_frame),
     (ImageDiff, diff_frame),
     (LintReport, lint_frame),
+    (Fleet, fleet_frame),
 )
 for _kind, _fn in _FRAMES:
     register(Encoder(_kind, "dataframe", _fn, cli=False))

@@ -356,3 +356,31 @@ def test_a_failed_hash_lets_the_next_reader_go_on(
     settle()
     assert all(cache.has(lr.diff_id, plan) for lr in first.layers)
     cache.close()
+
+
+def test_a_failed_read_leaves_no_hashing_thread_behind(tmp_path: str, cache_dir: str) -> None:
+    import threading
+
+    from imgopt.errors import CorruptArchive
+
+    good = write_image("docker-oci-gzip", LAYERS, str(tmp_path))
+    path = good.split(":", 1)[1]
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    with tarfile.open(path) as t:  # the first gzip layer blob: damage its deflate stream
+        member = next(
+            m for m in t.getmembers() if m.isfile() and data[m.offset_data : m.offset_data + 2] == b"\x1f\x8b"
+        )
+    start = member.offset_data + 20
+    data[start : start + 64] = b"\xff" * 64
+    bad = os.path.join(str(tmp_path), "bad.tar")
+    with open(bad, "wb") as f:
+        f.write(bytes(data))
+    before = {t.ident for t in threading.enumerate() if t.name == "imgopt-digest"}
+    for _ in range(5):
+        with pytest.raises(CorruptArchive):
+            load_image(bad)
+    for t in threading.enumerate():
+        if t.name == "imgopt-digest" and t.ident not in before:
+            t.join(5)
+            assert not t.is_alive()

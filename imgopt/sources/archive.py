@@ -225,8 +225,13 @@ def _parse_decoded(
     kind: str, stream: Source, head: bytes, name: str, options: ReadOptions, stored: int, counter: GzipCounter | None
 ) -> Blob:
     hasher = HashingSource(stream, head) if options.cache else None
-    layer = parse_layer(hasher if hasher is not None else stream, name, content=options.content, head=head)
-    diff_id = hasher.finish() if hasher is not None else None
+    try:
+        layer = parse_layer(hasher if hasher is not None else stream, name, content=options.content, head=head)
+        diff_id = hasher.finish() if hasher is not None else None
+    except BaseException:
+        if hasher is not None:
+            hasher.abandon()  # its thread ends with the read
+        raise
     estimate = counter.finish() if counter is not None and kind == "tar" else None
     length = hasher.length if hasher is not None else None
     if options.on_layer is not None:

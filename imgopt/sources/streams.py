@@ -252,6 +252,9 @@ class HashingSource:
             pass
         return "sha256:" + self._h.hexdigest()
 
+    def abandon(self) -> None:
+        self._h.abandon()
+
 
 class PrefixedSource:
     """Bytes already read (for sniffing) followed by the rest of a source."""

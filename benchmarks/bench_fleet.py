@@ -1,0 +1,82 @@
+"""Fleet scan scale: N images on k shared bases, scanned with an empty layer cache, against N
+single analyses without a cache (every image read on its own). Prints, for each N, the wall
+times, the layers parsed and the distinct layer bytes: the scan's time should follow the distinct
+bytes, not N.
+
+python benchmarks/bench_fleet.py [--sizes 10 50 200] [--bases 4] [--base-files 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+from builders import docker_archive  # noqa: E402
+
+import imgopt  # noqa: E402
+from imgopt.sources import archive, source_settings  # noqa: E402
+
+
+def make_images(directory: str, n: int, bases: int, base_files: int) -> list[str]:
+    base_layers = [
+        [("file", f"usr/lib/b{b}/f{i:05d}", bytes([b]) * (200 + i % 900)) for i in range(base_files)]
+        for b in range(bases)
+    ]
+    refs = []
+    for i in range(n):
+        layers = [base_layers[i % bases], [("file", f"app/bin{i}", bytes([i % 256]) * 5_000)]]
+        path = os.path.join(directory, f"img{i:04d}.tar")
+        with open(path, "wb") as f:
+            f.write(docker_archive(layers, tag=f"img{i}:1"))
+        refs.append("docker-archive:" + path)
+    return refs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
+    ap.add_argument("--bases", type=int, default=4)
+    ap.add_argument("--base-files", type=int, default=4000)
+    args = ap.parse_args()
+    parses: list[str] = []
+    real = archive.parse_blob
+
+    def counting(src, size, name, *rest):  # type: ignore[no-untyped-def]
+        parses.append(name)
+        return real(src, size, name, *rest)
+
+    archive.parse_blob = counting  # type: ignore[assignment]
+    print(
+        "| images | scan (empty cache) | layers parsed | distinct layer bytes | N single analyses, no cache | ratio |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as d:
+            refs = make_images(d, n, args.bases, args.base_files)
+            parses.clear()
+            with source_settings(cache=os.path.join(d, "cache")):
+                t = time.perf_counter()
+                fleet = imgopt.scan(refs)
+                scan_s = time.perf_counter() - t
+            parsed = len(parses)
+            with source_settings(cache=False):
+                t = time.perf_counter()
+                for ref in refs:
+                    imgopt.analyze(ref)
+                single_s = time.perf_counter() - t
+            assert not fleet.failed
+            print(
+                f"| {n} | {scan_s:.2f} s | {parsed} | {fleet.distinct_layer_bytes / 1e6:.1f} MB | {single_s:.2f} s | "
+                f"{scan_s / single_s:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from .._version import __version__
 from ..errors import (
     AuthError,
     CorruptArchive,
@@ -256,7 +257,7 @@ class Client:
         self.api_host = api_host
         self.options = options
         self.session = requests.Session()
-        self.session.headers["User-Agent"] = "imgopt (+https://github.com/imgopt)"
+        self.session.headers["User-Agent"] = f"imgopt/{__version__}"
         self._configure_tls()
         self._base: str | None = None
         self._auth: str | None = None  # Authorization header value

@@ -208,7 +208,7 @@ _PENDING: set[Future[Any]] = set()  # writes waiting for a hash, of every LayerC
 def settle() -> None:
     """Wait for the cache writes this process scheduled behind hashes computed aside."""
     if _PENDING:
-        wait(list(_PENDING))
+        wait(_PENDING.copy())  # a C-level copy: other threads may add or discard meanwhile
 
 
 class LayerCache:

@@ -368,3 +368,16 @@ def test_diff_lint_and_optimize_take_registry_references(plain: Registry, tmp_pa
     out, err = io.StringIO(), io.StringIO()
     code = main(["optimize", dockerfile, "--image", plain.ref("app:1"), "--format", "json"], out, err)
     assert code == 0, err.getvalue()
+
+
+def test_an_unreachable_token_service_is_one_error() -> None:
+    """The registry names a realm nobody answers at: one RegistryError naming it, not a traceback."""
+    _need_tools()
+    with running_registry("token") as reg:  # its own: the shared one keeps its token service
+        reg.push(f"docker-archive:{WASTE}", "app:1")
+        assert reg.token is not None
+        reg.token.close()  # the token service goes away
+        opts = RegistryOptions(creds=(USER, PASSWORD), retries=0)
+        with source_settings(cache=False, registry=opts), pytest.raises(RegistryError, match="token service") as e:
+            load_image(reg.ref("app:1"))
+    assert "\n" not in str(e.value)

@@ -457,20 +457,20 @@ class Client:
         """GET ``/v2/PATH`` (``_catalog``, ``REPO/tags/list``...) with a token for ``scope``."""
         import requests
 
-        url = f"{self.base()}/v2/{path}"
         for attempt in range(2):
             h = dict(headers or {})
             if accept:
                 h["Accept"] = accept
-            with self._lock:
-                if self._auth is None and self._challenge is not None:
-                    self._authorize(scope)
-                if self._auth:
-                    h["Authorization"] = self._auth
-            try:
+            try:  # the ping, the token service and the request itself: one error for each
+                url = f"{self.base()}/v2/{path}"
+                with self._lock:
+                    if self._auth is None and self._challenge is not None:
+                        self._authorize(scope)
+                    if self._auth:
+                        h["Authorization"] = self._auth
                 resp = self._send("GET", url, h, stream=stream)
             except requests.exceptions.RequestException as e:
-                raise RegistryError(f"{what}: cannot reach {self.host}: {_short(e)}") from e
+                raise RegistryError(f"{what}: cannot reach {self.host} or its token service: {_short(e)}") from e
             if resp.status_code == 401 and attempt == 0:
                 resp.close()
                 with self._lock:

@@ -101,6 +101,7 @@ def scan(
     jobs: int | None = None,
     on_row: Callable[[ImageRow], None] | None = None,
     skip: Iterable[str] = (),
+    scheduler: str | None = None,
 ) -> Fleet:
     """Analyse many images: ``refs``, and every repository of ``registry`` (``HOST[/PREFIX]``,
     tags as ``tags`` says), filtered by ``include``/``exclude`` globs on ``REPO:TAG``, minus the
@@ -114,4 +115,4 @@ def scan(
         all_refs += list_registry(registry, current_settings().registry, tags=tags)
     skipped = set(skip)
     chosen = [r for r in _select(all_refs, include, exclude) if r not in skipped]
-    return _scan(chosen, jobs=jobs, on_row=on_row)
+    return _scan(chosen, jobs=jobs, on_row=on_row, scheduler=scheduler)

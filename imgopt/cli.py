@@ -245,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="registry tags per repository: latest, all, or the last N listed (default latest)",
     )
     sc.add_argument("--jobs", type=int, default=None, metavar="N", help="images analysed at once")
+    sc.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the images on an existing Dask distributed cluster (pip install 'imgopt[dask]')",
+    )
     sc.add_argument("--format", choices=formats(Fleet), default="text")
     sc.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     sc.add_argument("--db", metavar="FILE", help="also write the results to this SQLite file (updated in place)")
@@ -643,6 +648,7 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         jobs=args.jobs,
         on_row=progress,
         skip=skip,
+        scheduler=args.scheduler,
     )
     if stderr.isatty() and done[0]:
         stderr.write("\r" + " " * 40 + "\r")

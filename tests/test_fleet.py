@@ -238,3 +238,19 @@ def test_an_interrupted_scan_keeps_its_finished_images(
     assert len(out.getvalue().splitlines()) == 1 + len(refs) - 5
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM images WHERE error IS NULL").fetchone()[0] == len(refs)
+
+
+@pytest.mark.timeout(180)
+def test_a_dask_cluster_gives_the_same_rows(archives: dict[str, str], tmp_path: str) -> None:
+    """The same scan on a real distributed.LocalCluster (two worker processes) as on the local pool."""
+    distributed = pytest.importorskip("distributed")
+    refs = [f"docker-archive:{p}" for p in list(archives.values())[:8]] + ["docker-archive:/missing.tar"]
+    with source_settings(cache=str(tmp_path)):
+        local = imgopt.scan(refs)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, source_settings(cache=os.path.join(str(tmp_path), "dask")):
+        remote = imgopt.scan(refs, scheduler=cluster.scheduler_address)
+    assert [_row_numbers(r) for r in remote.images] == [_row_numbers(r) for r in local.images]
+    assert remote.layers == local.layers and len(remote.failed) == 1
+    # the workers used the scan's cache directory: the settings travelled with the tasks
+    assert os.path.exists(os.path.join(str(tmp_path), "dask", "layers.sqlite"))

@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..analysis import Analysis, analyze_image
 from ..encoding import Encodable
-from ..errors import ImgoptError
-from ..sources import load_image
+from ..errors import ImgoptError, UsageError
+from ..sources import SourceSettings, current_settings, load_image, source_settings
 
 
 @dataclass(frozen=True)
@@ -133,23 +134,64 @@ def layer_table(rows: Sequence[ImageRow], sizes: dict[str, int]) -> tuple[LayerR
     return tuple(sorted(table, key=lambda lr: (-lr.saved_by_sharing, -lr.size_bytes, lr.diff_id)))
 
 
-def scan(refs: Iterable[str], *, jobs: int | None = None, on_row: Callable[[ImageRow], None] | None = None) -> Fleet:
-    """Analyse every image of ``refs``; rows come in the order of ``refs``."""
+def _analyze_with(ref: str, settings: SourceSettings) -> tuple[ImageRow, dict[str, int]]:
+    """A Dask task: the scan's source settings travel with it (workers may be other machines)."""
+    with source_settings(registry=settings.registry, cache=settings.cache):
+        return _analyze(ref)
+
+
+def scan(
+    refs: Iterable[str],
+    *,
+    jobs: int | None = None,
+    on_row: Callable[[ImageRow], None] | None = None,
+    scheduler: str | None = None,
+) -> Fleet:
+    """Analyse every image of ``refs``; rows come in the order of ``refs``. ``scheduler``: the
+    address of a Dask distributed scheduler (``tcp://HOST:8786``) whose workers do the work."""
     refs = list(dict.fromkeys(refs))
-    workers = jobs or min(8, 2 * (os.cpu_count() or 1))
     rows: dict[str, ImageRow] = {}
     sizes: dict[str, int] = {}
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgopt-scan") as pool:
-        # each task runs in a copy of this context: source settings (credentials, the cache) apply there too
-        futures = {pool.submit(contextvars.copy_context().run, _analyze, ref): ref for ref in refs}
-        for fut in as_completed(futures):
-            row, layer_sizes = fut.result()
-            rows[futures[fut]] = row
-            sizes.update(layer_sizes)
-            if on_row is not None:
-                on_row(row)
+
+    def take(ref: str, result: tuple[ImageRow, dict[str, int]]) -> None:
+        row, layer_sizes = result
+        rows[ref] = row
+        sizes.update(layer_sizes)
+        if on_row is not None:
+            on_row(row)
+
+    if scheduler is not None:
+        _on_dask(scheduler, refs, take)
+    else:
+        workers = jobs or min(8, 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgopt-scan") as pool:
+            # each task runs in a copy of this context: source settings (credentials, the cache) apply there too
+            futures = {pool.submit(contextvars.copy_context().run, _analyze, ref): ref for ref in refs}
+            for fut in as_completed(futures):
+                take(futures[fut], fut.result())
     ordered = _with_bases([rows[r] for r in refs])
     return Fleet(tuple(ordered), layer_table(ordered, sizes))
+
+
+def _on_dask(address: str, refs: list[str], take: Callable[[str, tuple[ImageRow, dict[str, int]]], None]) -> None:
+    """The same tasks on a Dask cluster: one per image, retried by Dask when a worker dies."""
+    try:
+        import distributed
+    except ImportError as e:
+        raise UsageError("--scheduler needs Dask: pip install 'imgopt[dask]'") from e
+    dask: Any = distributed  # partly untyped
+    settings = current_settings()
+    try:
+        client = dask.Client(address.replace("dask://", "tcp://", 1), timeout=30)
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from e
+    try:
+        futures = client.map(_analyze_with, refs, settings=settings, pure=False, retries=2)
+        ref_of = {f.key: r for f, r in zip(futures, refs, strict=True)}
+        for fut, result in dask.as_completed(futures, with_results=True):
+            take(ref_of[fut.key], result)
+    finally:
+        client.close()
 
 
 def select(refs: Iterable[str], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[str]:

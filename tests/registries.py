@@ -33,47 +33,28 @@ def _run(*cmd: str, **kw: object) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
 
 
+def self_signed(key: str, crt: str, subject: str, *extra: str) -> None:
+    """``openssl req -x509``: a new RSA key and its certificate (``extra``: -CA to have it signed)."""
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+         "-subj", subject, "-days", "2", *extra)  # fmt: skip
+
+
 def make_ca(directory: str) -> tuple[str, str, str]:
     """A CA and a server certificate for 127.0.0.1 signed by it: (ca.crt, server.crt, server.key)."""
     ca_key, ca_crt = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.crt")
     key, crt = os.path.join(directory, "server.key"), os.path.join(directory, "server.crt")
-    _run(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        ca_key,
-        "-out",
-        ca_crt,
-        "-subj",
-        "/CN=imgopt test CA",
-        "-days",
-        "2",
-    )
-    _run(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
+    self_signed(ca_key, ca_crt, "/CN=imgopt test CA")
+    san = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+    self_signed(
         key,
-        "-out",
         crt,
-        "-subj",
         "/CN=127.0.0.1",
-        "-days",
-        "2",
         "-CA",
         ca_crt,
         "-CAkey",
         ca_key,
         "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        san,
         "-addext",
         "basicConstraints=CA:FALSE",
     )
@@ -90,22 +71,7 @@ class TokenService:
     def __init__(self, directory: str, service: str, issuer: str) -> None:
         self.key = os.path.join(directory, "token.key")
         self.crt = os.path.join(directory, "token.crt")
-        _run(
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            self.key,
-            "-out",
-            self.crt,
-            "-subj",
-            "/CN=token signer",
-            "-days",
-            "2",
-        )
+        self_signed(self.key, self.crt, "/CN=token signer")
         der = subprocess.run(
             ["openssl", "x509", "-in", self.crt, "-outform", "DER"], check=True, capture_output=True
         ).stdout

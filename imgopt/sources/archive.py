@@ -16,7 +16,7 @@ import logging
 import os
 import posixpath
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -246,29 +246,36 @@ def _is_doc_name(name: str) -> bool:
 def read_tar_archive(src: Source, opts: Read) -> Image:
     """Read a docker-archive or oci-archive tar stream in one pass and assemble the image."""
     store = StreamedStore()
-    outer = TarReader(src, opts.label)
-    while (h := outer.next()) is not None:
-        name = normalize(h.name, opts.label)
-        if h.typeflag == b"2":
-            store.links[name] = _link_target(name, h.linkname, opts.label)
-            continue
-        if h.kind != "file" or h.size == 0:
-            continue
-        data: Source = outer.data()
-        if _is_doc_name(name):
-            store.docs[name] = _read_doc(data, name, h.size)
-            continue
+    for name, size, _, data in _blob_members(TarReader(src, opts.label), store, opts.label):
         counter = GzipCounter(data) if opts.options.estimate_compressed else None
         if counter is not None:
             data = counter
         first = data.read(512)
         kind, stream, head = decoded(first, data, name)
         if kind in ("tar", "gzip", "zstd"):
-            # whatever follows the tar end marker inside the blob is skipped by the next next()
-            store.layers_read[name] = _parse_decoded(kind, stream, head, name, opts.options, h.size, counter)
-        elif kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
-            store.docs[name] = first + data.read(h.size - len(first))
+            # whatever follows the tar end marker inside the blob is skipped by the next member
+            store.layers_read[name] = _parse_decoded(kind, stream, head, name, opts.options, size, counter)
+        elif kind == "json" and name.startswith("blobs/") and size <= MAX_JSON:
+            store.docs[name] = first + data.read(size - len(first))
     return assemble(store, opts)
+
+
+def _blob_members(outer: TarReader, store: StreamedStore, label: str) -> Iterator[tuple[str, int, int, Source]]:
+    """The one walk over an image archive's members: symlinks and JSON documents go into
+    ``store``; every other non-empty file is yielded as (name, size, offset of its data, data)."""
+    while (h := outer.next()) is not None:
+        name = normalize(h.name, label)
+        if h.typeflag == b"2":
+            store.links[name] = _link_target(name, h.linkname, label)
+            continue
+        if h.kind != "file" or h.size == 0:
+            continue
+        offset = outer.offset
+        data = outer.data()
+        if _is_doc_name(name):
+            store.docs[name] = _read_doc(data, name, h.size)
+            continue
+        yield name, h.size, offset, data
 
 
 def _link_target(name: str, linkname: str, label: str) -> str:
@@ -291,25 +298,13 @@ class IndexedTarStore(StreamedStore, FileBlobStore):
         self.path = path
         self._options = opts.options
         self._where: dict[str, FileRegion] = {}
-        outer = TarReader(FileSource(f), opts.label)
-        while (h := outer.next()) is not None:
-            name = normalize(h.name, opts.label)
-            if h.typeflag == b"2":
-                self.links[name] = _link_target(name, h.linkname, opts.label)
-                continue
-            if h.kind != "file" or h.size == 0:
-                continue
-            offset = outer.offset
-            data = outer.data()
-            if _is_doc_name(name):
-                self.docs[name] = _read_doc(data, name, h.size)
-                continue
+        for name, size, offset, data in _blob_members(TarReader(FileSource(f), opts.label), self, opts.label):
             first = data.read(512)
             kind = sniff(first)
-            if kind == "json" and name.startswith("blobs/") and h.size <= MAX_JSON:
-                self.docs[name] = first + data.read(h.size - len(first))
+            if kind == "json" and name.startswith("blobs/") and size <= MAX_JSON:
+                self.docs[name] = first + data.read(size - len(first))
             else:
-                self._where[name] = FileRegion(path, offset, h.size, kind)
+                self._where[name] = FileRegion(path, offset, size, kind)
 
     def _region(self, name: str) -> FileRegion | None:
         return self._where.get(self._resolve(name))

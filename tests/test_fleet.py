@@ -196,8 +196,8 @@ def test_resume_skips_what_an_interrupted_scan_finished(archives: dict[str, str]
 
 
 def test_parquet_and_dataframes(archives: dict[str, str], tmp_path: str) -> None:
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
+    import pandas as pd  # declared test dependencies (pyarrow too): never skipped
+
     refs = [f"docker-archive:{p}" for p in list(archives.values())[:3]]
     out = os.path.join(str(tmp_path), "parquet")
     assert main(["scan", *refs, "--parquet", out, "--format", "json"], io.StringIO(), io.StringIO()) == 0
@@ -243,7 +243,8 @@ def test_an_interrupted_scan_keeps_its_finished_images(
 @pytest.mark.timeout(180)
 def test_a_dask_cluster_gives_the_same_rows(archives: dict[str, str], tmp_path: str) -> None:
     """The same scan on a real distributed.LocalCluster (two worker processes) as on the local pool."""
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a declared test dependency: never skipped
+
     refs = [f"docker-archive:{p}" for p in list(archives.values())[:8]] + ["docker-archive:/missing.tar"]
     with source_settings(cache=str(tmp_path)):
         local = imgopt.scan(refs)

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import tarfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from builders import docker_archive, write_image
@@ -387,3 +388,29 @@ def test_a_failed_read_leaves_no_hashing_thread_behind(tmp_path: str, cache_dir:
         if t.name == "imgopt-digest" and t.ident not in before:
             t.join(5)
             assert not t.is_alive()
+
+
+def _open_at_once(args: tuple[str, int, Any]) -> bool:
+    directory, i, barrier = args
+    cache = LayerCache(directory)
+    barrier.wait()  # every process creates the new file at the same moment
+    cache.put_payload(f"sha256:{i:064x}", "plan", b"payload %d" % i)
+    broken = cache._broken
+    cache.close()
+    return broken
+
+
+def test_processes_creating_the_cache_at_the_same_moment_all_use_it(tmp_path: str) -> None:
+    """Workers of a fleet scan open one new cache directory together: none may give the cache up
+    (switching a new file to WAL answers "locked" at once instead of waiting)."""
+    d = os.path.join(str(tmp_path), "fresh")
+    n = 8
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(n)
+        with ctx.Pool(n) as pool:
+            broken = pool.map(_open_at_once, [(d, i, barrier) for i in range(n)])
+    assert broken == [False] * n
+    cache = LayerCache(d)
+    assert cache.info().layers == n
+    cache.close()

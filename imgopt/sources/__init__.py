@@ -25,6 +25,7 @@ from ..errors import ImageNotFound, ReferenceError_
 from ..model import Image
 from ..platforms import host_platform
 from .archive import read_oci_dir, read_tar_file
+from .cache import LayerIndex
 from .core import ContentPlan, ImageRef, Probe, Read, ReadOptions, RegistryOptions, SourceSettings
 
 _SETTINGS: ContextVar[SourceSettings] = ContextVar(
@@ -47,6 +48,22 @@ def source_settings(**changes: Any) -> Iterator[SourceSettings]:
         yield settings
     finally:
         _SETTINGS.reset(token)
+
+
+def _cache_setting(asked: bool | str | LayerIndex | None) -> bool | str | LayerIndex:
+    """What a read uses (None: the context's setting): a cache object as it is (one in memory is
+    a fleet scan's own, even with the disk cache off); else ``$IMGOPT_NO_CACHE`` turns it off."""
+    chosen = _SETTINGS.get().cache if asked is None else asked
+    if not isinstance(chosen, (bool, str)):
+        return chosen
+    return False if os.environ.get("IMGOPT_NO_CACHE") else chosen
+
+
+def current_cache() -> LayerIndex | None:
+    """The layer cache reads in this context use (None: off)."""
+    from .archive import open_cache
+
+    return open_cache(_cache_setting(None))
 
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci", "docker-daemon", "docker")
@@ -115,15 +132,7 @@ def load_image(
         on_layer = getattr(progress, "layer", None)  # a progress object may also hear of each layer
         options = ReadOptions(platform, ContentPlan(hash=hash_content), estimate_compressed, progress, on_layer)
     settings = _SETTINGS.get()
-    options = replace(
-        options,
-        registry=options.registry or settings.registry,
-        cache=False
-        if os.environ.get("IMGOPT_NO_CACHE")
-        else settings.cache
-        if options.cache is None
-        else options.cache,
-    )
+    options = replace(options, registry=options.registry or settings.registry, cache=_cache_setting(options.cache))
     read = Read(r, options)
     if r.transport in ("docker-archive", "oci-archive"):
         return read_tar_file(r.location, read)
@@ -154,6 +163,7 @@ __all__ = [
     "ReadOptions",
     "RegistryOptions",
     "SourceSettings",
+    "current_cache",
     "current_settings",
     "host_platform",
     "load_image",

@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..model import HistoryEntry, Image, ImageConfig, Layer
 from ..platforms import host_platform
-from .cache import LayerCache, default_cache_dir, plan_key
+from .cache import LayerCache, LayerIndex, default_cache_dir, plan_key
 from .core import Blob, BlobInfo, BlobStore, Read, ReadOptions
 from .streams import ZSTD_MAGIC, FileSource, GzipCounter, GzipSource, HashingSource, Source, decoded, sniff
 from .tar import TarReader, normalize, parse_layer
@@ -378,7 +378,7 @@ class CachedStore(BlobStore):
     """Any store, with layers answered from the layer cache where it holds them; layers read
     from the store go into the cache when their bytes proved their ``diff_id``."""
 
-    def __init__(self, inner: BlobStore, cache: LayerCache, options: ReadOptions) -> None:
+    def __init__(self, inner: BlobStore, cache: LayerIndex, options: ReadOptions) -> None:
         self.inner = inner
         self.cache = cache
         self.plan = plan_key(options.content)
@@ -489,11 +489,14 @@ def _release(diff_id: str | None, plan: str) -> None:
 _CACHES: dict[str, LayerCache] = {}
 
 
-def open_cache(setting: bool | str | None) -> LayerCache | None:
-    """The layer cache a read uses (one per directory and process), or None when it is off."""
+def open_cache(setting: bool | str | LayerIndex | None) -> LayerIndex | None:
+    """The layer cache a read uses (one per directory and process, or the cache object the
+    setting is), or None when it is off."""
     if not setting:
         return None
-    directory = default_cache_dir() if setting is True else str(setting)
+    if not isinstance(setting, (bool, str)):
+        return setting
+    directory = default_cache_dir() if setting is True else setting
     cache = _CACHES.get(directory)
     if cache is None:
         cache = _CACHES[directory] = LayerCache(directory)

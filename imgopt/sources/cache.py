@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
-from typing import Any
+from typing import Any, Protocol
 
 from .._version import __version__
 from ..model import FileEntry
@@ -149,6 +149,14 @@ def encode_layer(layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) 
     return zlib.compress(body, 1)
 
 
+def encode_or_none(diff_id: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> bytes | None:
+    try:
+        return encode_layer(layer, tar_bytes, gzip_estimate)
+    except (TypeError, ValueError, KeyError) as e:  # a probe fact that JSON cannot hold
+        log.debug("layer %s not cached: %s", diff_id, e)
+        return None
+
+
 def decode_layer(payload: bytes) -> CachedLayer:
     try:
         body = zlib.decompress(payload)
@@ -211,6 +219,27 @@ def settle() -> None:
         wait(_PENDING.copy())  # a C-level copy: other threads may add or discard meanwhile
 
 
+def when_done(digest: Future[str], store: Callable[[str | None], None]) -> None:
+    """Call ``store(digest)`` once the hash is known, ``store(None)`` if hashing failed (in the
+    hashing thread). Reads of any cache object wait for such writes first, so this process sees
+    its own entries."""
+    done: Future[None] = Future()
+    _PENDING.add(done)
+
+    def finish(f: Future[str]) -> None:
+        try:
+            if f.exception() is None:
+                store(f.result())
+            else:
+                log.debug("layer not cached: %s", f.exception())
+                store(None)
+        finally:
+            done.set_result(None)
+            _PENDING.discard(done)
+
+    digest.add_done_callback(finish)
+
+
 class LayerCache:
     """The cache: ``get``/``put`` layer indexes by (diff_id, plan), documents by digest.
 
@@ -224,30 +253,11 @@ class LayerCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._broken = False
-        self.hits = 0
-        self.misses = 0
 
     # -- writes that wait for a hash computed aside
 
     def when_done(self, digest: Future[str], store: Callable[[str | None], None]) -> None:
-        """Call ``store(digest)`` once the hash is known, ``store(None)`` if hashing failed (in
-        the hashing thread). Reads of any cache object wait for such writes first, so this
-        process sees its own entries."""
-        done: Future[None] = Future()
-        _PENDING.add(done)
-
-        def finish(f: Future[str]) -> None:
-            try:
-                if f.exception() is None:
-                    store(f.result())
-                else:
-                    log.debug("layer not cached: %s", f.exception())
-                    store(None)
-            finally:
-                done.set_result(None)
-                _PENDING.discard(done)
-
-        digest.add_done_callback(finish)
+        when_done(digest, store)
 
     def settle(self) -> None:
         settle()
@@ -257,26 +267,40 @@ class LayerCache:
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        for attempt in range(6):
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
-                db.execute("SELECT count(*) FROM layers").fetchone()
-            except sqlite3.DatabaseError as e:
-                db.close()
-                if not _is_corrupt_db(e):
-                    raise
-                self._quarantine(e)
-                db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-            self._db = db
-        except (OSError, sqlite3.Error) as e:
-            self._give_up("cannot open", e)
+                self._db = self._open()
+                break
+            except sqlite3.OperationalError as e:
+                # processes creating the file at the same moment (a fleet scan's workers): switching a
+                # new file to WAL can fail at once with "locked" instead of waiting; try again shortly
+                if "locked" not in str(e) or attempt == 5:
+                    self._give_up("cannot open", e)
+                    break
+                time.sleep(0.05 * 2**attempt)
+            except (OSError, sqlite3.Error) as e:
+                self._give_up("cannot open", e)
+                break
         return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        os.makedirs(self.directory, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT count(*) FROM layers").fetchone()
+            return db
+        except sqlite3.DatabaseError as e:
+            db.close()
+            if not _is_corrupt_db(e):
+                raise
+            self._quarantine(e)
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        return db
 
     def _quarantine(self, e: Exception) -> None:
         """A database file SQLite cannot read is moved aside (kept for a bug report), never used."""
@@ -325,6 +349,17 @@ class LayerCache:
     # -- layers
 
     def get(self, diff_id: str, plan: str) -> CachedLayer | None:
+        payload = self.get_payload(diff_id, plan)
+        if payload is None:
+            return None
+        try:
+            return decode_layer(payload)
+        except CacheCorrupt as e:
+            self._drop(diff_id, plan, e)
+            return None
+
+    def get_payload(self, diff_id: str, plan: str) -> bytes | None:
+        """The stored form of an entry (checksum verified), as :func:`encode_layer` made it."""
         self.settle()
         with self._lock:
             db = self._connect()
@@ -338,25 +373,21 @@ class LayerCache:
                 self._give_up("cannot read", e)
                 return None
         if row is None:
-            self.misses += 1
             return None
-        payload, checksum = row
-        try:
-            if hashlib.sha256(payload).hexdigest() != checksum:
-                raise CacheCorrupt("checksum mismatch")
-            entry = decode_layer(payload)
-        except CacheCorrupt as e:
-            log.warning("layer cache entry for %s is damaged (%s); reading the layer again", diff_id, e)
-            with self._tx("cannot drop a damaged entry") as tx:
-                if tx is not None:
-                    tx.execute("DELETE FROM layers WHERE diff_id=? AND plan=?", (diff_id, plan))
-            self.misses += 1
+        payload, checksum = bytes(row[0]), row[1]
+        if hashlib.sha256(payload).hexdigest() != checksum:
+            self._drop(diff_id, plan, CacheCorrupt("checksum mismatch"))
             return None
-        self.hits += 1
         with self._tx("cannot update") as tx:
             if tx is not None:
                 tx.execute("UPDATE layers SET used=? WHERE diff_id=? AND plan=?", (time.time(), diff_id, plan))
-        return entry
+        return payload
+
+    def _drop(self, diff_id: str, plan: str, e: CacheCorrupt) -> None:
+        log.warning("layer cache entry for %s is damaged (%s); reading the layer again", diff_id, e)
+        with self._tx("cannot drop a damaged entry") as tx:
+            if tx is not None:
+                tx.execute("DELETE FROM layers WHERE diff_id=? AND plan=?", (diff_id, plan))
 
     def has(self, diff_id: str, plan: str) -> bool:
         """Whether an entry exists (not whether it is sound: ``get`` checks that)."""
@@ -373,11 +404,12 @@ class LayerCache:
         return row is not None
 
     def put(self, diff_id: str, plan: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> None:
-        try:
-            payload = encode_layer(layer, tar_bytes, gzip_estimate)
-        except (TypeError, ValueError, KeyError) as e:  # a probe fact that JSON cannot hold
-            log.debug("layer %s not cached: %s", diff_id, e)
-            return
+        payload = encode_or_none(diff_id, layer, tar_bytes, gzip_estimate)
+        if payload is not None:
+            self.put_payload(diff_id, plan, payload)
+
+    def put_payload(self, diff_id: str, plan: str, payload: bytes) -> None:
+        """Store an entry in its stored form (one another process made: a fleet scan's workers)."""
         checksum = hashlib.sha256(payload).hexdigest()
         with self._tx("cannot write") as db:
             if db is not None:
@@ -455,6 +487,93 @@ class LayerCache:
                 self._db.execute("VACUUM")
         after = self.info()
         return (before.layers + before.documents - after.layers - after.documents, before.bytes - after.bytes)
+
+
+class LayerIndex(Protocol):
+    """What a read asks of a layer cache (:class:`LayerCache` on disk, :class:`LayerOverlay` in memory)."""
+
+    def get(self, diff_id: str, plan: str) -> CachedLayer | None: ...
+    def get_payload(self, diff_id: str, plan: str) -> bytes | None: ...
+    def put_payload(self, diff_id: str, plan: str, payload: bytes) -> None: ...
+    def has(self, diff_id: str, plan: str) -> bool: ...
+    def put(self, diff_id: str, plan: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> None: ...
+    def when_done(self, digest: Future[str], store: Callable[[str | None], None]) -> None: ...
+    def get_doc(self, digest: str) -> bytes | None: ...
+    def put_doc(self, digest: str, body: bytes) -> None: ...
+
+
+STAND_IN = CachedLayer(ParsedLayer((), 0, 0), 0, 0)  # an empty index: a layer a read must not touch
+
+
+class LayerOverlay:
+    """Layer indexes in memory, over a backing cache (or none): what a fleet scan's work items
+    hand each other. Entries are kept in their stored form (:func:`encode_layer`), so they travel
+    between processes as they are and go into any :class:`LayerCache` unchanged.
+
+    ``only``: the layers a read may take from here, the backing cache or the source; every other
+    layer is answered with an empty stand-in and never read. ``frozenset()`` makes a read of the
+    manifest and config alone (an image's digest and diff_ids); ``{diff_id}`` reads one layer of
+    an image. Documents are the backing cache's."""
+
+    def __init__(
+        self,
+        backing: LayerIndex | None = None,
+        entries: dict[tuple[str, str], bytes] | None = None,
+        only: frozenset[str] | None = None,
+    ) -> None:
+        self.backing = backing
+        self.entries = dict(entries or {})
+        self.only = only
+
+    def get_payload(self, diff_id: str, plan: str) -> bytes | None:
+        if self.only is not None and diff_id not in self.only:
+            return None
+        payload = self.entries.get((diff_id, plan))
+        if payload is None and self.backing is not None:
+            payload = self.backing.get_payload(diff_id, plan)
+            if payload is not None:
+                self.entries[(diff_id, plan)] = payload
+        return payload
+
+    def get(self, diff_id: str, plan: str) -> CachedLayer | None:
+        if self.only is not None and diff_id not in self.only:
+            return STAND_IN
+        settle()  # this process's writes behind hashes first
+        payload = self.get_payload(diff_id, plan)
+        if payload is None:
+            return None
+        try:
+            return decode_layer(payload)
+        except CacheCorrupt as e:
+            log.warning("layer index of %s handed over is damaged (%s); reading the layer again", diff_id, e)
+            self.entries.pop((diff_id, plan), None)
+            return None
+
+    def has(self, diff_id: str, plan: str) -> bool:
+        if self.only is not None and diff_id not in self.only:
+            return True
+        settle()
+        return (diff_id, plan) in self.entries or (self.backing is not None and self.backing.has(diff_id, plan))
+
+    def put(self, diff_id: str, plan: str, layer: ParsedLayer, tar_bytes: int, gzip_estimate: int | None) -> None:
+        payload = encode_or_none(diff_id, layer, tar_bytes, gzip_estimate)
+        if payload is not None:
+            self.put_payload(diff_id, plan, payload)
+
+    def put_payload(self, diff_id: str, plan: str, payload: bytes) -> None:
+        self.entries[(diff_id, plan)] = payload
+        if self.backing is not None:
+            self.backing.put_payload(diff_id, plan, payload)
+
+    def when_done(self, digest: Future[str], store: Callable[[str | None], None]) -> None:
+        when_done(digest, store)
+
+    def get_doc(self, digest: str) -> bytes | None:
+        return self.backing.get_doc(digest) if self.backing is not None else None
+
+    def put_doc(self, digest: str, body: bytes) -> None:
+        if self.backing is not None:
+            self.backing.put_doc(digest, body)
 
 
 def _total(db: sqlite3.Connection) -> int:

@@ -23,9 +23,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import FileEntry
+
+if TYPE_CHECKING:
+    from .cache import LayerIndex
 
 MAX_KEPT = 64 << 20  # bytes: a single kept or probed file larger than this is skipped (and said so)
 
@@ -113,7 +116,8 @@ class ReadOptions:
     progress: Callable[[int], None] | None = field(default=None, compare=False)
     on_layer: Callable[[str, bool], None] | None = field(default=None, compare=False)  # (layer, from the cache)
     registry: RegistryOptions | None = None  # None: the current SourceSettings'
-    cache: bool | str | None = None  # the layer cache: True (default directory), a directory, False; None: settings'
+    # the layer cache: True (default directory), a directory, False, a cache object; None: settings'
+    cache: bool | str | LayerIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ class SourceSettings:
     :func:`imgopt.sources.source_settings`."""
 
     registry: RegistryOptions = field(default_factory=RegistryOptions)
-    cache: bool | str = True
+    cache: bool | str | LayerIndex = True
 
 
 class BlobStore:

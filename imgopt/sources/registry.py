@@ -751,8 +751,9 @@ def _pages(client: Client, path: str, key: str, scope: str, what: str) -> Iterat
 
 def list_registry(target: str, options: RegistryOptions | None = None, *, tags: str = "latest") -> list[str]:
     """The image references of a registry, ``HOST[/PREFIX]``: repositories from ``/v2/_catalog``
-    (under PREFIX), each with its tags from ``/v2/REPO/tags/list`` (``tags``: ``latest`` only,
-    ``all``, or the last N the registry lists)."""
+    (under PREFIX), each with its tags from ``/v2/REPO/tags/list`` (``tags``: ``latest`` only, or
+    ``all``; tags list no dates: the N newest are chosen by reading each image's config, in
+    :func:`imgopt.fleet.newest`)."""
     host, _, prefix = target.removeprefix("docker://").partition("/")
     client = Client(host, DOCKER_HUB_API if host == DOCKER_HUB else host, options or RegistryOptions())
     try:
@@ -766,10 +767,8 @@ def list_registry(target: str, options: RegistryOptions | None = None, *, tags: 
             listed = list(_pages(client, f"{repo}/tags/list", "tags", f"repository:{repo}:pull", f"tags of {repo}"))
             if tags == "latest":
                 chosen = ["latest"] if "latest" in listed else sorted(listed)[-1:]
-            elif tags == "all":
-                chosen = sorted(listed)
             else:
-                chosen = listed[-int(tags) :] if int(tags) > 0 else []
+                chosen = sorted(listed)
             refs += [f"docker://{host}/{repo}:{t}" for t in chosen]
         return refs
     finally:

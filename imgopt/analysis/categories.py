@@ -8,6 +8,7 @@ of :data:`CATEGORIES`. docs/metrics.md lists the same table.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -121,6 +122,20 @@ def compile_globs(globs: tuple[str, ...] | list[str]) -> re.Pattern[str]:
     return re.compile(f"(?:{alternatives})\\Z", re.DOTALL)
 
 
+@functools.cache
+def _patterns() -> tuple[tuple[tuple[int, re.Pattern[str] | None, str], ...], tuple[str, ...]]:
+    """Every category pattern split and translated, once per process: (category index, directory
+    regex or None for ``**``, basename regex), and the basename globs in the same order."""
+    pats, globs = [], []
+    for idx, (_, _, patterns) in enumerate(CATEGORIES):
+        for pat in patterns:
+            head, _, last = pat.rpartition("/")
+            globs.append(last)
+            head_re = None if head == "**" else re.compile(glob_to_regex(head) + r"\Z", re.DOTALL)
+            pats.append((idx, head_re, glob_to_regex(last)))
+    return tuple(pats), tuple(globs)
+
+
 class _Matcher(NamedTuple):
     exact: frozenset[str]
     suffixes: tuple[str, ...]
@@ -137,19 +152,14 @@ class Categorizer:
     the patterns that can match one of its children are tried, on the basename alone.
     """
 
+    # matchers by the set of candidate patterns: immutable, shared by every Categorizer
+    _compiled: dict[tuple[int, ...], _Matcher] = {}
+
     def __init__(self) -> None:
-        self._pats: list[tuple[int, re.Pattern[str] | None, str]] = []
-        self._globs: list[str] = []
-        for idx, (_, _, patterns) in enumerate(CATEGORIES):
-            for pat in patterns:
-                head, _, last = pat.rpartition("/")
-                self._globs.append(last)
-                head_re = None if head == "**" else re.compile(glob_to_regex(head) + r"\Z", re.DOTALL)
-                self._pats.append((idx, head_re, glob_to_regex(last)))
+        self._pats, self._globs = _patterns()
         # per directory: (exact basenames, basename suffixes, regex) for the patterns that can match
         # one of its children; the sets are a C-speed prefilter, the regex decides the category
         self._child: dict[str, _Matcher | None] = {}
-        self._compiled: dict[tuple[int, ...], _Matcher] = {}
         self._dir: dict[str, int | None] = {"": None}
 
     def _child_matcher(self, d: str) -> _Matcher | None:

@@ -10,8 +10,10 @@ from .dockerfile.lint import Finding, LintConfig
 from .dockerfile.lint import lint as _lint
 from .dockerfile.model import Dockerfile
 from .dockerfile.parser import parse_dockerfile as _parse
+from .errors import UsageError
 from .evidence import layer_instructions, quantify
 from .fleet import Fleet, ImageRow
+from .fleet import newest as _newest
 from .fleet import scan as _scan
 from .fleet import select as _select
 from .model import Image
@@ -100,19 +102,26 @@ def scan(
     tags: str = "latest",
     jobs: int | None = None,
     on_row: Callable[[ImageRow], None] | None = None,
-    skip: Iterable[str] = (),
     scheduler: str | None = None,
+    previous: Fleet | None = None,
+    resume: bool = False,
 ) -> Fleet:
     """Analyse many images: ``refs``, and every repository of ``registry`` (``HOST[/PREFIX]``,
-    tags as ``tags`` says), filtered by ``include``/``exclude`` globs on ``REPO:TAG``, minus the
-    references in ``skip`` (an interrupted scan's finished images). Each shared layer is read once;
-    a failing image is a row with its error."""
+    tags as ``tags`` says: ``latest``, ``all`` or the N newest by creation date), filtered by
+    ``include``/``exclude`` globs on ``REPO:TAG``. Each shared layer is read once; a failing image
+    is a row with its error. ``previous``: an earlier scan's results (``imgopt.fleet.db.read_db``):
+    images whose digest is unchanged keep their rows without a layer read; ``resume``: images it
+    holds without an error are not even looked at (completing an interrupted scan)."""
     all_refs = list(refs)
     if registry:
         from .sources import current_settings
         from .sources.registry import list_registry
 
-        all_refs += list_registry(registry, current_settings().registry, tags=tags)
-    skipped = set(skip)
-    chosen = [r for r in _select(all_refs, include, exclude) if r not in skipped]
-    return _scan(chosen, jobs=jobs, on_row=on_row, scheduler=scheduler)
+        listed = list_registry(registry, current_settings().registry, tags="latest" if tags == "latest" else "all")
+        if tags not in ("latest", "all"):
+            if not tags.isdigit():
+                raise UsageError(f"tags must be latest, all or a number, not {tags!r}")
+            listed = _newest(_select(listed, include, exclude), int(tags), jobs)
+        all_refs += listed
+    chosen = _select(all_refs, include, exclude)
+    return _scan(chosen, jobs=jobs, on_row=on_row, scheduler=scheduler, previous=previous, resume=resume)

@@ -252,8 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("--format", choices=formats(Fleet), default="text")
     sc.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
-    sc.add_argument("--db", metavar="FILE", help="also write the results to this SQLite file (updated in place)")
-    sc.add_argument("--resume", action="store_true", help="with --db: skip images it already holds without error")
+    sc.add_argument(
+        "--db",
+        metavar="FILE",
+        help="also write the results to this SQLite file; the next scan with it reads again only images "
+        "whose digest changed",
+    )
+    sc.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --db: keep the rows it holds without error, without even a look at their manifests "
+        "(completes an interrupted scan)",
+    )
     sc.add_argument("--parquet", metavar="DIR", help="also write images.parquet and layers.parquet here (pyarrow)")
     add_source_flags(sc)
 
@@ -623,22 +633,30 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.resume and not args.db:
         raise UsageError("--resume needs --db (the results of the interrupted scan)")
     done = [0]
+    from .report.fleetfmt import fleet_jsonl_end, image_line
+
+    streamed: list[str] = []  # jsonl: image lines as images complete (to stdout at once, or to -o at the end)
 
     def progress(row: Any) -> None:
         if args.db:
             from .fleet.db import write_row
 
             write_row(row, args.db)  # as each image completes: Ctrl-C keeps what is done
+        if args.format == "jsonl":
+            streamed.append(image_line(row))
+            if not args.output:
+                stdout.write(streamed[-1])
+                stdout.flush()
         done[0] += 1
         if stderr.isatty():
             stderr.write(f"\rscanned {done[0]} images" + (" (last failed)" if row.error else "").ljust(20))
             stderr.flush()
 
-    skip: set[str] = set()
-    if args.resume:
-        from .fleet.db import done_refs
+    previous = None
+    if args.db:
+        from .fleet.db import read_db
 
-        skip = done_refs(args.db)
+        previous = read_db(args.db)  # unchanged digests keep their rows: nothing of them is read again
     fleet = scan(
         refs,
         registry=args.registry,
@@ -647,8 +665,9 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         tags=args.tags,
         jobs=args.jobs,
         on_row=progress,
-        skip=skip,
         scheduler=args.scheduler,
+        previous=previous,
+        resume=args.resume,
     )
     if stderr.isatty() and done[0]:
         stderr.write("\r" + " " * 40 + "\r")
@@ -660,7 +679,14 @@ def _scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from .fleet.db import write_parquet
 
         write_parquet(fleet, args.parquet)
-    _emit(encode(fleet, args.format), stdout, args.output)
+    if args.format == "jsonl":
+        _emit(
+            fleet_jsonl_end(fleet) if not args.output else "".join(streamed) + fleet_jsonl_end(fleet),
+            stdout,
+            args.output,
+        )
+    else:
+        _emit(encode(fleet, args.format), stdout, args.output)
     return EXIT_FAIL if fleet.failed else EXIT_OK
 
 

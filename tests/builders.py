@@ -86,19 +86,23 @@ def config_json(
     os_: str = "linux",
     arch: str = "amd64",
     cmd: Sequence[str] | None = ("/bin/app",),
+    created: str | None = "2024-01-01T00:00:00Z",  # None: no date at all
 ) -> bytes:
     hist = [
-        {"created": "2024-01-01T00:00:00Z", "created_by": h}
-        for h in (history or [f"RUN step {i}" for i in range(len(layer_tars))])
+        {"created": created, "created_by": h} for h in (history or [f"RUN step {i}" for i in range(len(layer_tars))])
     ]
     cfg = {
         "architecture": arch,
         "os": os_,
-        "created": "2024-01-01T00:00:00Z",
+        "created": created,
         "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": list(cmd) if cmd else None, "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layer_tars]},
         "history": hist,
     }
+    if created is None:
+        del cfg["created"]
+        for h in hist:
+            del h["created"]
     return json.dumps(cfg, sort_keys=True).encode()
 
 
@@ -133,10 +137,11 @@ def docker_archive(
     oci_style: bool = False,
     layer_compression: str = "none",
     cmd: Sequence[str] | None = ("/bin/app",),
+    created: str | None = "2024-01-01T00:00:00Z",
 ) -> bytes:
     """A ``docker save`` archive: legacy layout, or Docker >= 25's OCI-style layout."""
     tars = [layer_tar(entries) for entries in layers]
-    cfg = config_json(tars, history, cmd=cmd)
+    cfg = config_json(tars, history, cmd=cmd, created=created)
     cfg_hex = sha(cfg)[7:]
     members: list[tuple[str, bytes]] = []
     layer_paths = []

@@ -7,7 +7,11 @@ import io
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from builders import docker_archive
@@ -16,7 +20,7 @@ from test_registry import _need_tools
 
 import imgopt
 from imgopt.cli import main
-from imgopt.fleet import Fleet, image_row, select
+from imgopt.fleet import Fleet, ImageRow, image_row, select
 from imgopt.sources import archive, source_settings
 
 BASES = {
@@ -57,8 +61,8 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _row_numbers(row: object) -> dict[str, object]:
     d = dict(vars(row))
     d.pop("ref")
-    d.pop("base")
-    d.pop("shared_layers")
+    for fleet_wide in ("base", "base_layers", "shared_layers"):  # relations to the other images
+        d.pop(fleet_wide)
     return d
 
 
@@ -85,6 +89,16 @@ def test_bases_and_shared_layers(archives: dict[str, str], tmp_path: str) -> Non
         for i in range(6):
             row = by_ref[f"docker-archive:{archives[f'{base}-app{i}']}"]
             assert row.base == base_ref and row.shared_layers == len(BASES[base])
+    from imgopt.report.fleetfmt import bases, fleet_text
+
+    assert sorted(bases(fleet)) == sorted((f"docker-archive:{archives[b]}", 6, 69_000 if b == "debian-ish" else
+                                           sum(len(e[2]) for layer in BASES[b] for e in layer if e[0] == "file"))
+                                          for b in BASES)  # fmt: skip
+    # a base that is not scanned itself (the apps of a registry on a Docker Hub base) is named by its layers
+    apps = imgopt.scan([f"docker-archive:{archives[f'debian-ish-app{i}']}" for i in range(6)])
+    diff = apps.images[0].diff_ids[1]
+    assert bases(apps) == [(f"2 layers up to {diff[7:19]} (not scanned)", 6, 69_000)]
+    assert f"2 layers up to {diff[7:19]} (not scanned)" in fleet_text(apps)
     first_debian = next(lr for lr in fleet.layers if lr.size_bytes == 69_000)  # libc + the apt list
     assert first_debian.images == 7 and first_debian.saved_by_sharing == 69_000 * 6
     assert sum(lr.size_bytes for lr in fleet.layers) == fleet.distinct_layer_bytes
@@ -93,19 +107,14 @@ def test_bases_and_shared_layers(archives: dict[str, str], tmp_path: str) -> Non
 def test_each_distinct_layer_is_read_once(
     archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[str] = []
-    real = archive.parse_blob
-
-    def counting(src: object, size: int, name: str, *args: object) -> object:
-        reads.append(name)
-        return real(src, size, name, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(archive, "parse_blob", counting)
     refs = [f"docker-archive:{p}" for p in archives.values()]
-    with source_settings(cache=str(tmp_path)):
-        fleet = imgopt.scan(refs, jobs=6)
-    assert not fleet.failed
-    assert len(reads) == len(fleet.layers)  # 21 images, and no layer parsed twice
+    for cache, env in ((str(tmp_path), ""), (False, ""), (str(tmp_path), "1")):  # disk; memory (off, or the env)
+        monkeypatch.setenv("IMGOPT_NO_CACHE", env)
+        reads = _count_reads(monkeypatch)
+        with source_settings(cache=cache):
+            fleet = imgopt.scan(refs, jobs=6)
+        assert not fleet.failed
+        assert len(reads) == len(fleet.layers), (cache, env)  # 21 images, and no layer parsed twice
 
 
 def test_outputs_and_the_results_database(archives: dict[str, str], tmp_path: str) -> None:
@@ -118,7 +127,7 @@ def test_outputs_and_the_results_database(archives: dict[str, str], tmp_path: st
         text = out.getvalue()
         if fmt == "jsonl":
             kinds = [json.loads(line)["kind"] for line in text.splitlines()]
-            assert kinds.count("image") == 5 and "layer" in kinds
+            assert kinds[:5] == ["image"] * 5 and kinds[5:10] == ["base"] * 5 and set(kinds[10:]) == {"layer"}
         elif fmt == "csv":
             assert text.splitlines()[0].startswith("ref,digest,size_bytes") and len(text.splitlines()) == 6
         elif fmt == "json":
@@ -159,7 +168,51 @@ def registry(archives: dict[str, str]) -> Iterator[str]:
             reg.push(f"docker-archive:{path}", f"fleet/{name}:1")
         reg.push(f"docker-archive:{archives['alpine-ish']}", "fleet/alpine-ish:latest")
         reg.push(f"docker-archive:{archives['alpine-ish']}", "other/x:1")
+        # tags whose names sort otherwise than their images' dates (one with nanoseconds, one undated)
+        for tag, created in DATED.items():
+            path = os.path.join(os.path.dirname(archives["alpine-ish"]), f"dated-{tag}.tar")
+            with open(path, "wb") as f:
+                f.write(docker_archive(_app("alpine-ish", len(tag)), tag=f"dated:{tag}", created=created))
+            reg.push(f"docker-archive:{path}", f"dated/app:{tag}")
         yield reg.host
+
+
+DATED: dict[str, str | None] = {
+    "v1": "2024-03-01T10:00:00Z",
+    "v10": "2024-03-01T12:00:00+05:00",  # 07:00 UTC: older than v1, though its text sorts after
+    "v2": "2024-05-02T09:30:00.123456789Z",
+    "zeta": "2023-12-31T23:59:59Z",
+    "nodate": None,
+}
+
+
+@pytest.mark.registry
+def test_tags_n_are_the_n_newest_by_creation_date(registry: str) -> None:
+    out = io.StringIO()
+    assert main(["scan", "--registry", f"{registry}/dated", "--tags", "2", "--format", "csv"], out, io.StringIO()) == 0
+    refs = [line.split(",")[0] for line in out.getvalue().splitlines()[1:]]
+    assert refs == [f"docker://{registry}/dated/app:{t}" for t in ("v1", "v2")]  # not the last two names
+    fleet = imgopt.scan(registry=f"{registry}/dated", tags="4")
+    assert {r.ref.rsplit(":", 1)[1] for r in fleet.images} == {"v1", "v2", "v10", "zeta"}  # the undated is oldest
+    err = io.StringIO()
+    assert main(["scan", "--registry", registry, "--tags", "newest"], io.StringIO(), err) == 2
+    assert "--tags" in err.getvalue()
+
+
+@pytest.mark.registry
+def test_a_second_registry_scan_reads_no_blob_of_an_unchanged_image(
+    registry: str, tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = os.path.join(str(tmp_path), "scan.sqlite")
+    args = ["scan", "--registry", f"{registry}/dated", "--tags", "all", "--db", db, "--format", "json"]
+    with source_settings(cache=False):  # no layer cache: the manifests alone decide
+        first = io.StringIO()
+        assert main(args, first, io.StringIO()) == 0
+        reads = _count_reads(monkeypatch)
+        second = io.StringIO()
+        assert main(args, second, io.StringIO()) == 0
+    assert reads == [] and len(json.loads(second.getvalue())["reused"]) == len(DATED)
+    assert json.loads(second.getvalue())["images"] == json.loads(first.getvalue())["images"]
 
 
 @pytest.mark.registry
@@ -169,10 +222,10 @@ def test_a_registry_scan(registry: str, tmp_path: str) -> None:
     refs = [r.ref for r in fleet.images]
     assert len(refs) == 22 and not fleet.failed  # 21 images, alpine-ish under two tags
     assert all(r.startswith(f"docker://{registry}/fleet/") for r in refs)
+    with source_settings(cache=False):  # every row what `imgopt analyze REF` alone says
+        for row in fleet.images:
+            assert _row_numbers(row) == _row_numbers(image_row(row.ref, imgopt.analyze(row.ref))), row.ref
     one = next(r for r in fleet.images if r.ref.endswith("debian-ish-app3:1"))
-    with source_settings(cache=False):
-        single = image_row(one.ref, imgopt.analyze(one.ref))
-    assert _row_numbers(one) == _row_numbers(single)
     assert one.base is not None and one.base.endswith("fleet/debian-ish:1")
     out = io.StringIO()
     assert (
@@ -181,18 +234,78 @@ def test_a_registry_scan(registry: str, tmp_path: str) -> None:
     assert len(out.getvalue().splitlines()) == 1 + 7  # latest or the last tag of each python-ish repository
 
 
-def test_resume_skips_what_an_interrupted_scan_finished(archives: dict[str, str], tmp_path: str) -> None:
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The layer blobs parsed from now on (every source parses through parse_blob)."""
+    from imgopt.sources import registry
+
+    reads: list[str] = []
+    for module in (archive, registry):
+        real = module.parse_blob
+
+        def counting(src: object, size: int, name: str, *args: object, real: Any = real) -> object:
+            reads.append(name)
+            return real(src, size, name, *args)
+
+        monkeypatch.setattr(module, "parse_blob", counting)
+    return reads
+
+
+def test_resume_skips_what_an_interrupted_scan_finished(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imgopt.fleet as fleet_module
+
     refs = [f"docker-archive:{p}" for p in archives.values()]
     db = os.path.join(str(tmp_path), "scan.sqlite")
-    assert main(["scan", *refs[:4], "--db", db], io.StringIO(), io.StringIO()) == 0  # "interrupted" after 4
-    out = io.StringIO()
-    assert main(["scan", *refs, "--db", db, "--resume", "--format", "jsonl"], out, io.StringIO()) == 0
-    scanned = [json.loads(line)["ref"] for line in out.getvalue().splitlines() if '"kind": "image"' in line]
-    assert scanned == refs[4:]  # only what the first run did not finish
+    with source_settings(cache=False):
+        assert main(["scan", *refs[:4], "--db", db], io.StringIO(), io.StringIO()) == 0  # "interrupted" after 4
+        probed: list[str] = []
+        real_probe = fleet_module.probe
+        monkeypatch.setattr(fleet_module, "probe", lambda ref: probed.append(ref) or real_probe(ref))
+        out = io.StringIO()
+        assert main(["scan", *refs, "--db", db, "--resume", "--format", "json"], out, io.StringIO()) == 0
+    result = json.loads(out.getvalue())
+    assert result["reused"] == refs[:4] and probed == []  # taken as they are: not even their manifests read
+    assert [r["ref"] for r in result["images"]] == refs  # the whole fleet, bases and layer table included
     with sqlite3.connect(db) as conn:
         assert {r for (r,) in conn.execute("SELECT ref FROM images")} == set(refs)
     err = io.StringIO()
     assert main(["scan", *refs, "--resume"], io.StringIO(), err) == 2 and "--db" in err.getvalue()
+
+
+def test_a_second_scan_reads_only_the_images_that_changed(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = str(tmp_path)
+    paths = {}
+    for name in ("debian-ish", "debian-ish-app1", "python-ish-app2", "alpine-ish-app3"):
+        paths[name] = os.path.join(d, f"{name}.tar")
+        with open(archives[name], "rb") as src, open(paths[name], "wb") as dst:
+            dst.write(src.read())
+    refs = [f"docker-archive:{p}" for p in paths.values()]
+    db = os.path.join(d, "scan.sqlite")
+    with source_settings(cache=False):  # no layer cache: what is not read again is the scan's doing
+        first = imgopt.scan(refs)
+        from imgopt.fleet.db import read_db, write_db
+
+        write_db(first, db)
+        # a new build of one image under the same name: its app layer changed, its base did not
+        with open(paths["debian-ish-app1"], "wb") as f:
+            f.write(docker_archive(_app("debian-ish", 7), tag="debian-ish-app1:1"))
+        reads = _count_reads(monkeypatch)
+        second = imgopt.scan(refs, previous=read_db(db))
+        read_by_second = len(reads)
+        fresh = imgopt.scan(refs)
+    changed = f"docker-archive:{paths['debian-ish-app1']}"
+    assert second.reused == tuple(r for r in refs if r != changed)
+    assert read_by_second == len(_app("debian-ish", 7))  # the changed image's layers (no cache), none of the others
+    assert [vars(r) for r in second.images] == [vars(r) for r in fresh.images]
+    assert second.layers == fresh.layers
+    assert dict(vars(second.images[1]))["digest"] != dict(vars(first.images[1]))["digest"]
+    for unchanged in (3, 4):  # the file still held the first scan; then the one just written
+        out = io.StringIO()
+        assert main(["scan", *refs, "--db", db], out, io.StringIO()) == 0
+        assert f"; {unchanged} unchanged since the last scan (not read again)" in out.getvalue()
 
 
 def test_parquet_and_dataframes(archives: dict[str, str], tmp_path: str) -> None:
@@ -217,7 +330,7 @@ def test_an_interrupted_scan_keeps_its_finished_images(
 
     refs = [f"docker-archive:{p}" for p in archives.values()]
     db = os.path.join(str(tmp_path), "scan.sqlite")
-    real = fleet_module._analyze
+    real = fleet_module.analyze_row
     calls = [0]
 
     def interrupted(ref: str) -> object:
@@ -226,7 +339,7 @@ def test_an_interrupted_scan_keeps_its_finished_images(
             raise KeyboardInterrupt  # Ctrl-C while the sixth image is analysed
         return real(ref)
 
-    monkeypatch.setattr(fleet_module, "_analyze", interrupted)
+    monkeypatch.setattr(fleet_module, "analyze_row", interrupted)
     err = io.StringIO()
     assert main(["scan", *refs, "--db", db, "--jobs", "1"], io.StringIO(), err) == 130
     with sqlite3.connect(db) as conn:
@@ -234,8 +347,8 @@ def test_an_interrupted_scan_keeps_its_finished_images(
     assert kept == set(refs[:5])
     monkeypatch.undo()
     out = io.StringIO()
-    assert main(["scan", *refs, "--db", db, "--resume", "--format", "csv"], out, io.StringIO()) == 0
-    assert len(out.getvalue().splitlines()) == 1 + len(refs) - 5
+    assert main(["scan", *refs, "--db", db, "--resume", "--format", "json"], out, io.StringIO()) == 0
+    assert json.loads(out.getvalue())["reused"] == refs[:5]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM images WHERE error IS NULL").fetchone()[0] == len(refs)
 
@@ -255,3 +368,168 @@ def test_a_dask_cluster_gives_the_same_rows(archives: dict[str, str], tmp_path: 
     assert remote.layers == local.layers and len(remote.failed) == 1
     # the workers used the scan's cache directory: the settings travelled with the tasks
     assert os.path.exists(os.path.join(str(tmp_path), "dask", "layers.sqlite"))
+
+
+@contextmanager
+def _dask_cluster(tmp_path: str, dying: str) -> Iterator[str]:
+    """A real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; the second is
+    preloaded to die (SIGKILL, no nanny to restart it) on its first layer read."""
+    from registries import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "dask"]
+    env = dict(os.environ, IMGOPT_TEST_DEATH_MARK=dying)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, *args: str) -> None:
+        with open(os.path.join(tmp_path, f"{name}.log"), "wb") as log:
+            procs.append(subprocess.Popen([*cmd, *args], stdout=log, stderr=log, env=env))
+
+    port = address.rsplit(":", 1)[1]
+    start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
+    try:
+        start("worker", "worker", address, "--nthreads", "1", "--no-dashboard", "--name", "steady")
+        preload = os.path.join(os.path.dirname(__file__), "dask_dying_worker.py")
+        start("dying", "worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny", "--preload", preload)
+        import distributed
+
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.mark.registry
+@pytest.mark.timeout(300)
+def test_a_dask_scheduler_and_two_workers_one_killed_mid_scan(registry: str, tmp_path: str) -> None:
+    """``imgopt scan --registry`` on the local pool and on a real Dask scheduler with two workers,
+    one of which dies on its first layer: the same rows and layers, each reference once, nothing
+    lost; the layer indexes came back into the scanning process's cache."""
+    d = str(tmp_path)
+    args = ["scan", "--registry", f"{registry}/fleet", "--tags", "all", "--format", "json"]
+    local_out = io.StringIO()
+    with source_settings(cache=os.path.join(d, "local")):
+        assert main(args, local_out, io.StringIO()) == 0
+    dying = os.path.join(d, "died")
+    remote_out = io.StringIO()
+    with _dask_cluster(d, dying) as address, source_settings(cache=os.path.join(d, "client")):
+        assert (
+            main([*args, "--scheduler", address, "--db", os.path.join(d, "s.sqlite")], remote_out, io.StringIO()) == 0
+        )
+        import distributed
+
+        with distributed.Client(address, timeout=60) as client:
+            alive = len(client.scheduler_info()["workers"])
+    assert os.path.exists(dying) and alive == 1  # one worker really died in the middle of the scan
+    local, remote = json.loads(local_out.getvalue()), json.loads(remote_out.getvalue())
+    assert len(remote["images"]) == 22 and len({r["ref"] for r in remote["images"]}) == 22
+    assert remote["images"] == local["images"] and remote["layers"] == local["layers"]
+    from imgopt.sources.cache import LayerCache
+
+    assert LayerCache(os.path.join(d, "client")).info().layers == len(local["layers"])
+
+
+def _bases_by_definition(rows: list[ImageRow]) -> list[tuple[str | None, int, int]]:
+    """The definition, image against image: the longest other image whose whole chain begins this
+    one's (the first of equals), the most leading layers shared with any other chain, and the
+    deepest point below the top where another chain leaves this one or ends."""
+    out = []
+    for r in rows:
+        if r.error is not None or not r.diff_ids:
+            out.append((None, 0, 0))
+            continue
+        base, shared, fork = None, 0, 0
+        for o in rows:
+            if o.error is not None or not o.diff_ids or o.diff_ids == r.diff_ids:
+                continue
+            k = 0
+            for x, y in zip(r.diff_ids, o.diff_ids, strict=False):
+                if x != y:
+                    break
+                k += 1
+            shared = max(shared, k)
+            if k < len(r.diff_ids):
+                fork = max(fork, k)
+            if k == len(o.diff_ids) < len(r.diff_ids) and (base is None or k > len(base.diff_ids)):
+                base = o
+        out.append((base.ref if base else None, shared, fork))
+    return out
+
+
+def test_bases_agree_with_their_definition_on_random_fleets() -> None:
+    import random
+
+    from imgopt.fleet import _with_bases
+
+    rnd = random.Random(11)
+    for _ in range(300):
+        rows = []
+        for i in range(rnd.randint(1, 12)):
+            depth = rnd.randint(0, 5)
+            chain = tuple(rnd.choice("ab") + str(k if rnd.random() < 0.8 else rnd.randint(0, 3)) for k in range(depth))
+            rows.append(ImageRow(ref=f"r{i}", diff_ids=chain, error="x" if rnd.random() < 0.1 else None))
+        got = [(r.base, r.shared_layers, r.base_layers) for r in _with_bases(rows)]
+        assert got == _bases_by_definition(rows), rows
+
+
+def test_a_results_file_of_an_older_imgopt_is_upgraded_and_its_rows_read_again(
+    archives: dict[str, str], tmp_path: str
+) -> None:
+    refs = [f"docker-archive:{archives[n]}" for n in ("python-ish", "python-ish-app1")]
+    db = os.path.join(str(tmp_path), "old.sqlite")
+    fresh = imgopt.scan(refs)
+    with sqlite3.connect(db) as conn:  # the first release's table: no layer sizes
+        conn.execute(
+            "CREATE TABLE images (ref TEXT PRIMARY KEY, digest TEXT, size_bytes INTEGER, compressed_size_bytes "
+            "INTEGER, final_size_bytes INTEGER, reclaimable_bytes INTEGER, reclaimable_by_cause TEXT, efficiency "
+            "REAL, top_category TEXT, base TEXT, shared_layers INTEGER, layers INTEGER, diff_ids TEXT, error TEXT, "
+            "scanned REAL)"
+        )
+        for r in fresh.images:
+            conn.execute(
+                "INSERT INTO images (ref, digest, diff_ids, reclaimable_by_cause) VALUES (?,?,?,?)",
+                (r.ref, r.digest, json.dumps(list(r.diff_ids)), "{}"),
+            )
+    out = io.StringIO()
+    assert main(["scan", *refs, "--db", db, "--format", "json"], out, io.StringIO()) == 0
+    result = json.loads(out.getvalue())
+    assert result["reused"] == []  # rows without layer sizes cannot stand for their images
+    assert result["layers"] == [dict(vars(lr)) for lr in fresh.layers]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM images WHERE layer_sizes IS NOT NULL").fetchone()[0] == 2
+
+
+def test_jsonl_streams_each_image_as_it_completes(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imgopt.fleet as fleet_module
+
+    refs = [f"docker-archive:{p}" for p in list(archives.values())[:4]]
+    out = io.StringIO()
+    seen_before_the_end: list[str] = []
+    real = fleet_module._with_bases
+
+    def at_the_end(rows: Any) -> Any:  # runs once every image is done, before anything fleet-wide
+        seen_before_the_end.append(out.getvalue())
+        return real(rows)
+
+    monkeypatch.setattr(fleet_module, "_with_bases", at_the_end)
+    assert main(["scan", *refs, "--format", "jsonl"], out, io.StringIO()) == 0
+    early = [json.loads(line) for line in seen_before_the_end[0].splitlines()]
+    assert sorted(r["ref"] for r in early) == sorted(refs) and all(r["kind"] == "image" for r in early)
+    assert "base" not in early[0] and early[0]["size_bytes"] > 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    bases = {r["ref"]: r for r in records if r["kind"] == "base"}
+    assert set(bases) == set(refs) and all("shared_layers" in r for r in bases.values())
+    to_file = os.path.join(str(tmp_path), "scan.jsonl")  # -o: the same lines, written at once at the end
+    assert main(["scan", *refs, "--format", "jsonl", "-o", to_file], io.StringIO(), io.StringIO()) == 0
+    with open(to_file) as f:
+        assert sorted(f.read().splitlines()) == sorted(out.getvalue().splitlines())

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from dataclasses import asdict
 from html import escape
 from typing import Any
 
@@ -17,11 +18,6 @@ from .page import Bar, bar_chart, cards, num, page, table, text_cell
 from .text import table as text_table
 
 SCHEMA = "imgopt.fleet/1"
-IMAGE_COLUMNS = (
-    "ref", "digest", "size_bytes", "compressed_size_bytes", "final_size_bytes", "reclaimable_bytes",
-    "reclaimable_deleted", "reclaimable_overwritten", "reclaimable_metadata_only", "efficiency", "top_category",
-    "base", "shared_layers", "layers", "error",
-)  # fmt: skip
 
 
 def image_record(r: ImageRow) -> dict[str, Any]:
@@ -39,19 +35,18 @@ def image_record(r: ImageRow) -> dict[str, Any]:
         "efficiency": r.efficiency,
         "top_category": r.top_category,
         "base": r.base,
+        "base_layers": r.base_layers,
         "shared_layers": r.shared_layers,
         "layers": r.layers,
         "error": r.error,
     }
 
 
+IMAGE_COLUMNS = tuple(image_record(ImageRow(ref="")))  # the CSV's and the data frame's columns
+
+
 def layer_record(lr: LayerRow) -> dict[str, Any]:
-    return {
-        "diff_id": lr.diff_id,
-        "size_bytes": lr.size_bytes,
-        "images": lr.images,
-        "saved_by_sharing": lr.saved_by_sharing,
-    }
+    return asdict(lr)
 
 
 def fleet_dict(f: Fleet) -> dict[str, Any]:
@@ -60,17 +55,35 @@ def fleet_dict(f: Fleet) -> dict[str, Any]:
         "layers": [layer_record(lr) for lr in f.layers],
         "reclaimable_bytes": f.reclaimable_bytes,
         "distinct_layer_bytes": f.distinct_layer_bytes,
+        "reused": list(f.reused),
     }
 
 
+def base_of(f: Fleet) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each image's base as (name, its layers): its leading layers up to the last point where
+    another image's layers leave them (``ImageRow.base_layers``), named by the scanned image whose
+    layers are exactly those, else (a base that was not scanned itself: a registry's images on a
+    Docker Hub base) by its layer count and top layer."""
+    ok = [r for r in f.images if r.error is None and r.diff_ids]
+    named = {r.diff_ids: r.ref for r in ok}
+    out = {}
+    for r in ok:
+        k = r.base_layers
+        if k > 0:
+            prefix = r.diff_ids[:k]
+            top = prefix[-1].partition(":")[2][:12]
+            out[r.ref] = (named.get(prefix) or f"{k} layers up to {top} (not scanned)", prefix)
+    return out
+
+
 def bases(f: Fleet) -> list[tuple[str, int, int]]:
-    """(base, images built on it, its bytes) for every image that is another's base."""
-    users: dict[str, int] = defaultdict(int)
-    for r in f.images:
-        if r.base:
-            users[r.base] += 1
-    size = {r.ref: r.size_bytes or 0 for r in f.images}
-    return sorted(((b, n, size.get(b, 0)) for b, n in users.items()), key=lambda t: (-t[1], t[0]))
+    """(base, images built on it, its bytes) for every base in use (see :func:`base_of`)."""
+    size = {r.ref: r.layer_sizes for r in f.images}
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for ref, base in base_of(f).items():
+        groups[base].append(ref)
+    out = [(name, len(refs), sum(size[refs[0]][: len(prefix)])) for (name, prefix), refs in groups.items()]
+    return sorted(out, key=lambda t: (-t[1], t[0]))
 
 
 def fleet_text(f: Fleet, limit: int = 20) -> str:
@@ -79,8 +92,10 @@ def fleet_text(f: Fleet, limit: int = 20) -> str:
         f"{len(f.images)} images ({len(f.failed)} failed), {human(sum(r.size_bytes or 0 for r in ok))} in all, "
         f"{human(f.distinct_layer_bytes)} in {len(f.layers)} distinct layers; "
         f"{human(f.reclaimable_bytes)} reclaimable"
+        + (f"; {len(f.reused)} unchanged since the last scan (not read again)" if f.reused else "")
     ]
     worst = sorted(ok, key=lambda r: (-(r.reclaimable_bytes or 0), r.ref))[:limit]
+    base = base_of(f)
     out.append(
         text_table(
             [
@@ -90,7 +105,7 @@ def fleet_text(f: Fleet, limit: int = 20) -> str:
                     human(r.reclaimable_bytes),
                     f"{100 * (r.efficiency or 0):.1f} %",
                     r.top_category or "-",
-                    r.base or "-",
+                    base[r.ref][0] if r.ref in base else "-",
                 )
                 for r in worst
             ],
@@ -128,10 +143,28 @@ def fleet_text(f: Fleet, limit: int = 20) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def fleet_jsonl(f: Fleet) -> str:
-    lines = [json.dumps(dict(image_record(r), kind="image")) for r in f.images]
+FLEET_WIDE = ("base", "base_layers", "shared_layers")  # an image's relations to the others: known at the end
+
+
+def image_line(r: ImageRow) -> str:
+    """An image's JSON line, written the moment it is done (``imgopt scan --format jsonl``
+    streams them): everything but its relations to the other images."""
+    record = {k: v for k, v in image_record(r).items() if k not in FLEET_WIDE}
+    return json.dumps(dict(record, kind="image")) + "\n"
+
+
+def fleet_jsonl_end(f: Fleet) -> str:
+    """The lines that follow the images once the fleet is complete: each image's relations to the
+    others (``kind: base``) and the layer table (``kind: layer``)."""
+    lines = [
+        json.dumps({"kind": "base", "ref": r.ref, **{k: image_record(r)[k] for k in FLEET_WIDE}}) for r in f.images
+    ]
     lines += [json.dumps(dict(layer_record(lr), kind="layer")) for lr in f.layers]
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
+
+
+def fleet_jsonl(f: Fleet) -> str:
+    return "".join(image_line(r) for r in f.images) + fleet_jsonl_end(f)
 
 
 def fleet_csv(f: Fleet) -> str:
@@ -146,13 +179,14 @@ def fleet_csv(f: Fleet) -> str:
 def fleet_body(f: Fleet) -> str:
     ok = [r for r in f.images if r.error is None]
     worst = sorted(ok, key=lambda r: (-(r.reclaimable_bytes or 0), r.ref))[:30]
+    base = base_of(f)
     rows = [
         text_cell(r.ref, "path")
         + num(r.size_bytes)
         + num(r.reclaimable_bytes)
         + num(r.efficiency, f"{100 * (r.efficiency or 0):.1f} %")
         + text_cell(r.top_category or "-")
-        + text_cell(r.base or "-")
+        + text_cell(base[r.ref][0] if r.ref in base else "-")
         + text_cell(r.error or "")
         for r in f.images
     ]

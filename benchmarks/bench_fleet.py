@@ -3,7 +3,12 @@ single analyses without a cache (every image read on its own). Prints, for each 
 times, the layers parsed and the distinct layer bytes: the scan's time should follow the distinct
 bytes, not N.
 
-python benchmarks/bench_fleet.py [--sizes 10 50 200] [--bases 4] [--base-files 4000]
+python benchmarks/bench_fleet.py [--sizes 10 50 200] [--bases 4] [--base-files 4000] [--dask]
+
+--dask: also the same scans on a distributed.LocalCluster of 2 single-threaded worker processes
+(the 2-core case of the issue) against the local pool with 1 and with the default threads, and
+Dask's own cost per task (a round trip of 2,000 tasks that do nothing) - the numbers to predict
+what more workers would give.
 """
 
 from __future__ import annotations
@@ -38,12 +43,54 @@ def make_images(directory: str, n: int, bases: int, base_files: int) -> list[str
     return refs
 
 
+def _noop(x: int) -> int:
+    return x
+
+
+def on_dask(sizes: list[int], bases: int, base_files: int) -> None:
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        client.submit(_noop, 0).result()
+        t = time.perf_counter()
+        futures = client.map(_noop, range(2000), pure=False)
+        client.gather(futures)
+        per_task = (time.perf_counter() - t) / 2000
+        del futures
+        print(f"Dask round trip of a task that does nothing: {per_task * 1000:.2f} ms (2,000 tasks, 2 workers)\n")
+        print(
+            "| images | tasks | local pool, 1 thread | local pool, default threads | Dask, 2 workers | Dask / local |"
+        )
+        print("|---|---|---|---|---|---|")
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as d:
+                refs = make_images(d, n, bases, base_files)
+                times = []
+                for i, kw in enumerate(({"jobs": 1}, {}, {"scheduler": cluster.scheduler_address})):
+                    with source_settings(cache=os.path.join(d, f"cache{i}")):
+                        t = time.perf_counter()
+                        fleet = imgopt.scan(refs, **kw)  # type: ignore[arg-type]
+                        times.append(time.perf_counter() - t)
+                    assert not fleet.failed
+                tasks = 2 * n + len(fleet.layers)  # a probe and an image task per image, a task per layer
+                print(
+                    f"| {n} | {tasks} | {times[0]:.2f} s | {times[1]:.2f} s | {times[2]:.2f} s | "
+                    f"{times[2] / times[1]:.2f} |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
     ap.add_argument("--bases", type=int, default=4)
     ap.add_argument("--base-files", type=int, default=4000)
+    ap.add_argument("--dask", action="store_true")
     args = ap.parse_args()
+    if args.dask:
+        on_dask(args.sizes, args.bases, args.base_files)
+        return
     parses: list[str] = []
     real = archive.parse_blob
 

@@ -167,6 +167,46 @@ def test_a_cached_daemon_image_is_not_exported(
         load_image("docker-daemon:" + tag)
 
 
+def test_a_fleet_scan_of_engine_images_exports_each_once(
+    images: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engine images on the local pool's worker processes: every row is a single analysis's; in
+    this process (--jobs 1) the probes are ``docker image inspect`` alone, so a scan without the
+    layer cache exports each image once, and a second scan with --db exports none of them."""
+    import docker.api.image
+
+    from imgopt.cli import main
+    from imgopt.fleet import image_row
+    from imgopt.sources import source_settings
+
+    refs = [f"docker-daemon:{images[n]}" for n in sorted(images)]
+    with source_settings(cache=False):
+        fleet = imgopt.scan(refs, jobs=3)
+        assert not fleet.failed
+        for row, ref in zip(fleet.images, refs, strict=True):
+            alone = image_row(ref, imgopt.analyze(ref))
+            assert (row.digest, row.final_size_bytes, row.reclaimable_by_cause) == (
+                alone.digest,
+                alone.final_size_bytes,
+                alone.reclaimable_by_cause,
+            )
+        exports: list[str] = []
+        real = docker.api.image.ImageApiMixin.get_image
+
+        def counted(self: object, image: str, *args: object, **kw: object) -> object:
+            exports.append(image)
+            return real(self, image, *args, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(docker.api.image.ImageApiMixin, "get_image", counted)
+        db = os.path.join(tmp_path, "scan.sqlite")
+        out = io.StringIO()
+        assert main(["scan", *refs, "--db", db, "--jobs", "1"], out, io.StringIO()) == 0
+        assert sorted(exports) == sorted(images.values())  # once each: no probe exported
+        exports.clear()
+        assert main(["scan", *refs, "--db", db, "--jobs", "1"], out, io.StringIO()) == 0
+        assert exports == [] and "3 unchanged since the last scan" in out.getvalue()
+
+
 @pytest.mark.dive
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_dive_agrees_on_real_archives(images: dict[str, str], name: str, dive_bin: str, tmp_path: str) -> None:

@@ -58,14 +58,7 @@ def read_daemon_image(name: str, opts: Read) -> Image:
 
     client = docker_client()
     try:
-        try:
-            inspect = client.api.inspect_image(name)
-        except NotFound as e:
-            raise ImageNotFound(f"no image {name!r} in the Docker engine (imgopt never pulls)") from e
-        except APIError as e:
-            raise DaemonError(f"the Docker engine refused to inspect {name!r}: {e.explanation or e}") from e
-        except DockerException as e:
-            raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+        inspect = _inspect(client, name)
         cached = _from_cache(name, inspect, opts)
         if cached is not None:
             return cached
@@ -78,6 +71,32 @@ def read_daemon_image(name: str, opts: Read) -> Image:
             raise DaemonError(f"the Docker engine failed to export {name!r}: {e}") from e
     finally:
         client.close()
+
+
+def _inspect(client: Any, name: str) -> dict[str, Any]:
+    from docker.errors import APIError, DockerException, NotFound
+
+    try:
+        inspect: dict[str, Any] = client.api.inspect_image(name)
+        return inspect
+    except NotFound as e:
+        raise ImageNotFound(f"no image {name!r} in the Docker engine (imgopt never pulls)") from e
+    except APIError as e:
+        raise DaemonError(f"the Docker engine refused to inspect {name!r}: {e.explanation or e}") from e
+    except DockerException as e:
+        raise DaemonError(f"cannot reach the Docker engine: {reason(e)}") from e
+
+
+def identify_daemon_image(name: str) -> tuple[str | None, tuple[str, ...]]:
+    """An engine image's ID and diff_ids, from ``docker image inspect`` alone (no export)."""
+    client = docker_client()
+    try:
+        inspect = _inspect(client, name)
+    finally:
+        client.close()
+    image_id = inspect.get("Id")
+    layers = (inspect.get("RootFS") or {}).get("Layers") or []
+    return (image_id if isinstance(image_id, str) else None), tuple(str(d) for d in layers)
 
 
 class _InspectStore(BlobStore):

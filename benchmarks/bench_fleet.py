@@ -1,12 +1,13 @@
-"""Fleet scan scale: N images on k shared bases, scanned with an empty layer cache, against N
-single analyses without a cache (every image read on its own). Prints, for each N, the wall
-times, the layers parsed and the distinct layer bytes: the scan's time should follow the distinct
-bytes, not N.
+"""Fleet scan scale: N images on k shared bases, scanned with an empty layer cache (in this
+process alone, --jobs 1, and on the default pool of worker processes), against N single analyses
+without a cache (every image read on its own). Prints, for each N, the wall times, the layers
+parsed (in every process) and the distinct layer bytes: the scan's reading should follow the
+distinct bytes, not N.
 
 python benchmarks/bench_fleet.py [--sizes 10 50 200] [--bases 4] [--base-files 4000] [--dask]
 
 --dask: also the same scans on a distributed.LocalCluster of 2 single-threaded worker processes
-(the 2-core case of the issue) against the local pool with 1 and with the default threads, and
+(the 2-core case of the issue) against the local pool with 1 and with the default processes, and
 Dask's own cost per task (a round trip of 2,000 tasks that do nothing) - the numbers to predict
 what more workers would give.
 """
@@ -22,10 +23,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
+import fleet_reads  # noqa: E402
 from builders import docker_archive  # noqa: E402
 
 import imgopt  # noqa: E402
-from imgopt.sources import archive, source_settings  # noqa: E402
+import imgopt.fleet  # noqa: E402
+from imgopt.sources import source_settings  # noqa: E402
 
 
 def make_images(directory: str, n: int, bases: int, base_files: int) -> list[str]:
@@ -60,7 +63,7 @@ def on_dask(sizes: list[int], bases: int, base_files: int) -> None:
         del futures
         print(f"Dask round trip of a task that does nothing: {per_task * 1000:.2f} ms (2,000 tasks, 2 workers)\n")
         print(
-            "| images | tasks | local pool, 1 thread | local pool, default threads | Dask, 2 workers | Dask / local |"
+            "| images | tasks | local pool, --jobs 1 | local pool, default processes | Dask, 2 workers | Dask / local |"
         )
         print("|---|---|---|---|---|---|")
         for n in sizes:
@@ -91,36 +94,37 @@ def main() -> None:
     if args.dask:
         on_dask(args.sizes, args.bases, args.base_files)
         return
-    parses: list[str] = []
-    real = archive.parse_blob
-
-    def counting(src, size, name, *rest):  # type: ignore[no-untyped-def]
-        parses.append(name)
-        return real(src, size, name, *rest)
-
-    archive.parse_blob = counting  # type: ignore[assignment]
     print(
-        "| images | scan (empty cache) | layers parsed | distinct layer bytes | N single analyses, no cache | ratio |"
+        "| images | scan, --jobs 1 | scan, default pool | layers parsed | distinct layer bytes "
+        "| N single analyses, no cache | ratio (pool / single) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as d:
             refs = make_images(d, n, args.bases, args.base_files)
-            parses.clear()
-            with source_settings(cache=os.path.join(d, "cache")):
-                t = time.perf_counter()
-                fleet = imgopt.scan(refs)
-                scan_s = time.perf_counter() - t
-            parsed = len(parses)
+            times, parsed = [], []
+            for jobs in (1, None):
+                reads = os.path.join(d, f"reads-{jobs}")
+                open(reads, "w").close()
+                os.environ["IMGOPT_TEST_READS"] = reads
+                imgopt.fleet._worker_init = fleet_reads.count  # the workers count their parses
+                with source_settings(cache=os.path.join(d, f"cache-{jobs}")):
+                    real = fleet_reads.counting_here()
+                    t = time.perf_counter()
+                    fleet = imgopt.scan(refs, jobs=jobs)
+                    times.append(time.perf_counter() - t)
+                    real()
+                assert not fleet.failed
+                with open(reads) as f:
+                    parsed.append(len(f.read().splitlines()))
             with source_settings(cache=False):
                 t = time.perf_counter()
                 for ref in refs:
                     imgopt.analyze(ref)
                 single_s = time.perf_counter() - t
-            assert not fleet.failed
             print(
-                f"| {n} | {scan_s:.2f} s | {parsed} | {fleet.distinct_layer_bytes / 1e6:.1f} MB | {single_s:.2f} s | "
-                f"{scan_s / single_s:.2f} |",
+                f"| {n} | {times[0]:.2f} s | {times[1]:.2f} s | {'/'.join(map(str, parsed))} | "
+                f"{fleet.distinct_layer_bytes / 1e6:.1f} MB | {single_s:.2f} s | {times[1] / single_s:.2f} |",
                 flush=True,
             )
 

@@ -244,7 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="latest|all|N",
         help="registry tags per repository: latest, all, or the last N listed (default latest)",
     )
-    sc.add_argument("--jobs", type=int, default=None, metavar="N", help="images analysed at once")
+    sc.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: one per core, at most 8; 1: all in this process)",
+    )
     sc.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",

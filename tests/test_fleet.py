@@ -9,10 +9,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import dask_dying_worker
+import fleet_reads
 import pytest
 from builders import docker_archive
 from conftest import fixture
@@ -108,13 +110,33 @@ def test_each_distinct_layer_is_read_once(
     archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refs = [f"docker-archive:{p}" for p in archives.values()]
-    for cache, env in ((str(tmp_path), ""), (False, ""), (str(tmp_path), "1")):  # disk; memory (off, or the env)
+    # the disk cache; none (off, or the environment's); worker processes, and this process alone
+    for cache, env, jobs in ((str(tmp_path), "", 3), (False, "", 3), (str(tmp_path), "1", 1)):
         monkeypatch.setenv("IMGOPT_NO_CACHE", env)
-        reads = _count_reads(monkeypatch)
+        reads = _count_reads(monkeypatch, tmp_path)
         with source_settings(cache=cache):
-            fleet = imgopt.scan(refs, jobs=6)
+            fleet = imgopt.scan(refs, jobs=jobs)
         assert not fleet.failed
-        assert len(reads) == len(fleet.layers), (cache, env)  # 21 images, and no layer parsed twice
+        assert len(reads()) == len(fleet.layers), (cache, env, jobs)  # 21 images, and no layer parsed twice
+
+
+def test_a_worker_process_killed_mid_scan_loses_nothing(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local pool's worker process killed on its first layer read (as the kernel kills one for
+    memory): a new pool takes the tasks the broken one lost; every row is a single analysis's."""
+    import imgopt.fleet as fleet_module
+
+    refs = [f"docker-archive:{p}" for p in list(archives.values())[:9]]
+    mark = os.path.join(tmp_path, "died")
+    monkeypatch.setenv("IMGOPT_TEST_DEATH_MARK", mark)
+    monkeypatch.setattr(fleet_module, "_worker_init", dask_dying_worker.die_once)
+    with source_settings(cache=False):
+        fleet = imgopt.scan(refs, jobs=2)
+        monkeypatch.undo()
+        alone = [image_row(r, imgopt.analyze(r)) for r in refs]
+    assert os.path.exists(mark)  # a worker really died
+    assert not fleet.failed and [_row_numbers(r) for r in fleet.images] == [_row_numbers(r) for r in alone]
 
 
 def test_outputs_and_the_results_database(archives: dict[str, str], tmp_path: str) -> None:
@@ -208,10 +230,10 @@ def test_a_second_registry_scan_reads_no_blob_of_an_unchanged_image(
     with source_settings(cache=False):  # no layer cache: the manifests alone decide
         first = io.StringIO()
         assert main(args, first, io.StringIO()) == 0
-        reads = _count_reads(monkeypatch)
+        reads = _count_reads(monkeypatch, tmp_path)
         second = io.StringIO()
         assert main(args, second, io.StringIO()) == 0
-    assert reads == [] and len(json.loads(second.getvalue())["reused"]) == len(DATED)
+    assert reads() == [] and len(json.loads(second.getvalue())["reused"]) == len(DATED)
     assert json.loads(second.getvalue())["images"] == json.loads(first.getvalue())["images"]
 
 
@@ -234,19 +256,24 @@ def test_a_registry_scan(registry: str, tmp_path: str) -> None:
     assert len(out.getvalue().splitlines()) == 1 + 7  # latest or the last tag of each python-ish repository
 
 
-def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The layer blobs parsed from now on (every source parses through parse_blob)."""
+def _count_reads(monkeypatch: pytest.MonkeyPatch, tmp_path: str) -> Callable[[], list[str]]:
+    """The layer blobs parsed from now on (every source parses through parse_blob), in this
+    process and in the scan's worker processes."""
+    import imgopt.fleet as fleet_module
     from imgopt.sources import registry
 
-    reads: list[str] = []
+    path = os.path.join(tmp_path, f"reads-{len(os.listdir(tmp_path))}.txt")
+    open(path, "w").close()
+    monkeypatch.setenv("IMGOPT_TEST_READS", path)
+    monkeypatch.setattr(fleet_module, "_worker_init", fleet_reads.count)
     for module in (archive, registry):
-        real = module.parse_blob
+        monkeypatch.setattr(module, "parse_blob", module.parse_blob)  # put back at the end of the test
+    fleet_reads.count()
 
-        def counting(src: object, size: int, name: str, *args: object, real: Any = real) -> object:
-            reads.append(name)
-            return real(src, size, name, *args)
+    def reads() -> list[str]:
+        with open(path) as f:
+            return f.read().splitlines()
 
-        monkeypatch.setattr(module, "parse_blob", counting)
     return reads
 
 
@@ -265,7 +292,8 @@ def test_resume_skips_what_an_interrupted_scan_finished(
         out = io.StringIO()
         assert main(["scan", *refs, "--db", db, "--resume", "--format", "json"], out, io.StringIO()) == 0
     result = json.loads(out.getvalue())
-    assert result["reused"] == refs[:4] and probed == []  # taken as they are: not even their manifests read
+    assert result["reused"] == refs[:4]  # taken as they are: not even their manifests read
+    assert sorted(probed) == sorted(refs[4:])  # (the probes run in this process, on threads)
     assert [r["ref"] for r in result["images"]] == refs  # the whole fleet, bases and layer table included
     with sqlite3.connect(db) as conn:
         assert {r for (r,) in conn.execute("SELECT ref FROM images")} == set(refs)
@@ -292,9 +320,9 @@ def test_a_second_scan_reads_only_the_images_that_changed(
         # a new build of one image under the same name: its app layer changed, its base did not
         with open(paths["debian-ish-app1"], "wb") as f:
             f.write(docker_archive(_app("debian-ish", 7), tag="debian-ish-app1:1"))
-        reads = _count_reads(monkeypatch)
+        reads = _count_reads(monkeypatch, d)
         second = imgopt.scan(refs, previous=read_db(db))
-        read_by_second = len(reads)
+        read_by_second = len(reads())
         fresh = imgopt.scan(refs)
     changed = f"docker-archive:{paths['debian-ish-app1']}"
     assert second.reused == tuple(r for r in refs if r != changed)
@@ -344,11 +372,11 @@ def test_an_interrupted_scan_keeps_its_finished_images(
     assert main(["scan", *refs, "--db", db, "--jobs", "1"], io.StringIO(), err) == 130
     with sqlite3.connect(db) as conn:
         kept = {r for (r,) in conn.execute("SELECT ref FROM images WHERE error IS NULL")}
-    assert kept == set(refs[:5])
+    assert len(kept) == 5 and kept < set(refs)  # the five images finished before the interruption
     monkeypatch.undo()
     out = io.StringIO()
     assert main(["scan", *refs, "--db", db, "--resume", "--format", "json"], out, io.StringIO()) == 0
-    assert json.loads(out.getvalue())["reused"] == refs[:5]
+    assert json.loads(out.getvalue())["reused"] == [r for r in refs if r in kept]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM images WHERE error IS NULL").fetchone()[0] == len(refs)
 

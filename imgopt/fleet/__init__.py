@@ -1,20 +1,21 @@
 """Fleet scan: where the bytes are across many images, each shared layer read once.
 
-Three kinds of work item, over one mechanism (:class:`~imgopt.sources.cache.LayerOverlay`: a
-layer cache that answers the layers a read must not touch with an empty stand-in):
+Work items, over one mechanism (:class:`~imgopt.sources.cache.LayerOverlay`: a layer cache
+that holds the indexes handed to a read, and answers the layers it must not touch with an empty
+stand-in):
 
 - *probe* an image: its manifest and config alone give its digest and diff_ids (no layer read);
   a previous scan's row with the same digest and layers is kept as it is (an incremental scan);
-- *index* a layer, keyed by diff_id: one read of one layer of one image that holds it, giving the
-  layer's index in the cache's stored form;
+- *index* a layer, keyed by diff_id: one read of it, giving its index in the cache's stored form;
 - *analyse* an image, keyed by digest, from the indexes of its layers.
 
-On the local pool (threads) the layer cache is where they meet: the first image that needs a
-layer reads it (a second thread wanting it at the same moment waits) and every other image takes
-it from the cache (one in memory when the disk cache is off). On a Dask cluster they are Dask
-tasks: a layer task per distinct diff_id, whose result (the stored index) Dask hands to the image
-tasks that need it and the scanning process writes into its own cache. Either way the reading
-grows with the distinct layer bytes, not with the number of images. A failing image (auth, 404,
+On the local pool (worker processes, one per core) each distinct layer is owned by the first
+image probed that holds it: that image's task reads it while it analyses, and hands its index to
+the images that wait for it. On a Dask cluster layers are tasks of their own (a layer task per
+distinct diff_id, whose result Dask hands to the image tasks that need it, and the scanning
+process writes into its own cache): a cluster's workers may be far from each other and from the
+registry, and a layer read alone spreads best. Either way the reading grows with the distinct
+layer bytes, not with the number of images. A failing image (auth, 404,
 a corrupt blob) becomes a row with its error; it never ends the scan. Rows reach ``on_row`` as
 images complete.
 """
@@ -24,12 +25,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
+import multiprocessing
 import os
+import queue
 import re
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -38,8 +42,17 @@ from ..analysis import Analysis, analyze_image
 from ..encoding import Encodable
 from ..errors import ImgoptError, UsageError
 from ..model import Image
-from ..sources import ReadOptions, SourceSettings, current_cache, current_settings, load_image, source_settings
+from ..sources import (
+    ReadOptions,
+    SourceSettings,
+    current_cache,
+    current_settings,
+    load_image,
+    parse_ref,
+    source_settings,
+)
 from ..sources.cache import LayerOverlay, plan_key, settle
+from ..sources.daemon import identify_daemon_image
 
 
 @dataclass(frozen=True)
@@ -169,9 +182,17 @@ def layer_table(rows: Sequence[ImageRow]) -> tuple[LayerRow, ...]:
 PLAN = plan_key(ReadOptions().content)  # what a scan's analysis reads of each layer
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (a container's, a taskset's)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _pool_size(jobs: int | None) -> int:
-    """Threads of the local pool: ``jobs``, else two per core (reads wait on the network), at most 8."""
-    return max(1, jobs or min(8, 2 * (os.cpu_count() or 1)))
+    """Worker processes of the local pool: ``jobs``, else one per core, at most 8 (each holds an
+    image's analysis in memory)."""
+    return max(1, jobs or min(8, _cores()))
 
 
 def _error_row(ref: str, e: BaseException) -> ImageRow:
@@ -185,7 +206,11 @@ def _outline(ref: str) -> Image:
 
 
 def probe(ref: str) -> tuple[str | None, tuple[str, ...]]:
-    """An image's digest (the manifest's, else the image ID) and diff_ids; no layer blob is read."""
+    """An image's digest (the manifest's, else the image ID) and diff_ids; no layer blob is read
+    (an engine image: ``docker image inspect`` alone, where reading its config would export it)."""
+    r = parse_ref(ref)
+    if r.transport == "docker-daemon":
+        return identify_daemon_image(r.location)
     img = _outline(ref)
     return img.manifest_digest or img.id, tuple(lr.diff_id or "" for lr in img.layers)
 
@@ -219,7 +244,8 @@ def newest(refs: Sequence[str], n: int, jobs: int | None = None) -> list[str]:
         except (ImgoptError, OSError):
             return _created(None)
 
-    with ThreadPoolExecutor(_pool_size(jobs), thread_name_prefix="imgopt-dates") as pool:
+    # threads: each date is a config read from the network
+    with ThreadPoolExecutor(jobs or min(8, 2 * _cores()), thread_name_prefix="imgopt-dates") as pool:
         dates = dict(zip(refs, pool.map(lambda r: contextvars.copy_context().run(when, r), refs), strict=True))
     by_repo: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
@@ -261,18 +287,42 @@ def _reusable(before: ImageRow | None) -> bool:
     )
 
 
-def _local_task(ref: str, before: ImageRow | None, resume: bool) -> tuple[ImageRow, bool]:
-    """One image on the local pool: (its row, whether that is the previous scan's)."""
-    if before is not None and _reusable(before):
-        if resume:
-            return before, True
-        try:
-            digest, diff_ids = probe(ref)
-        except (ImgoptError, OSError) as e:
-            return _error_row(ref, e), False
-        if _unchanged(before, digest, diff_ids):
-            return before, True
-    return analyze_row(ref), False
+def _to_probe(
+    refs: list[str], before: dict[str, ImageRow], resume: bool, take: Callable[[ImageRow, bool], None]
+) -> Iterator[tuple[int, str]]:
+    """The references to probe, with their places; a resumed scan takes the finished ones as they are."""
+    for i, ref in enumerate(refs):
+        old = before.get(ref)
+        if resume and old is not None and _reusable(old):
+            take(old, True)
+        else:
+            yield i, ref
+
+
+def _new_image(
+    ref: str,
+    digest: str | None,
+    diff_ids: tuple[str, ...],
+    before: dict[str, ImageRow],
+    done: dict[str, ImageRow],
+    images: dict[str, list[str]],
+    take: Callable[[ImageRow, bool], None],
+) -> str | None:
+    """What a probe's answer means: the previous scan's row stands, or this is another reference
+    of an image done or under way (``images``: digest -> its references), or a new image to read:
+    its digest (the reference itself when it has none) is returned."""
+    if _unchanged(before.get(ref), digest, diff_ids):
+        take(before[ref], True)
+        return None
+    digest = digest or ref
+    if digest in done:
+        take(replace(done[digest], ref=ref), False)
+    elif digest in images:
+        images[digest].append(ref)
+    else:
+        images[digest] = [ref]
+        return digest
+    return None
 
 
 def scan(
@@ -284,8 +334,9 @@ def scan(
     previous: Fleet | None = None,
     resume: bool = False,
 ) -> Fleet:
-    """Analyse every image of ``refs``; rows come in the order of ``refs``. ``scheduler``: the
-    address of a Dask distributed scheduler (``tcp://HOST:8786``) whose workers do the work.
+    """Analyse every image of ``refs``; rows come in the order of ``refs``. ``jobs``: worker
+    processes of the local pool (1: all in this process). ``scheduler``: the address of a Dask
+    distributed scheduler (``tcp://HOST:8786``) whose workers do the work instead.
     ``previous``: an earlier scan's results; an image whose digest and layers are unchanged keeps
     its row without a layer read (with ``resume``, without even a look at its manifest)."""
     refs = list(dict.fromkeys(refs))
@@ -303,27 +354,203 @@ def scan(
     if scheduler is not None:
         _on_dask(scheduler, refs, before, resume, take)
     else:
-        _on_threads(jobs, refs, before, resume, take)
+        _on_pool(jobs, refs, before, resume, take)
     ordered = _with_bases([rows[r] for r in refs])
     return Fleet(tuple(ordered), layer_table(ordered), tuple(r for r in refs if r in reused))
 
 
-def _on_threads(
+# --------------------------------------------------------------------------------------------
+# the local pool: worker processes (the parse and the analysis hold the GIL: threads would share one core)
+
+# run first in every worker process of the local pool (the tests count layer reads there)
+_worker_init: Callable[[], None] | None = None
+
+
+def _portable(settings: SourceSettings) -> SourceSettings:
+    """The settings as another process can use them: a cache object becomes its directory (a
+    :class:`~imgopt.sources.cache.LayerCache`) or off (one in memory: the work items hand the
+    indexes over themselves)."""
+    cache = settings.cache
+    if not isinstance(cache, (bool, str)):
+        cache = getattr(cache, "directory", False)
+    return replace(settings, cache=cache)
+
+
+class _Pool:
+    """Tasks on ``workers`` processes, or in this process when ``workers`` is 1 (one at a time,
+    each when the one before was taken); their results (or exceptions) come back tagged, as they
+    complete. ``light`` tasks (waiting on the network or a disk, little CPU: the probes) run on
+    threads of this process instead. A worker process that dies (killed, out of memory) breaks
+    the pool: a new one takes the tasks it lost, each at most ``RETRIES`` times (as Dask retries a
+    task of a lost worker)."""
+
+    RETRIES = 2
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._generation = 0  # of the process pool, so that one breakage replaces it once
+        self._done: queue.SimpleQueue[tuple[Any, int, Any]] = queue.SimpleQueue()
+        self._tasks: dict[Any, tuple[Callable[..., Any], tuple[Any, ...], int]] = {}  # tag -> (fn, args, tries)
+        self._todo: deque[Any] = deque()  # tags to run in this process
+
+    def _processes(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_worker_init)
+        return self._pool
+
+    def submit(self, tag: Any, fn: Callable[..., Any], *args: Any, light: bool = False) -> None:
+        self._tasks[tag] = (fn, args, self.RETRIES)
+        if self._workers == 1:
+            self._todo.append(tag)
+        elif light:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(min(8, 2 * _cores()), thread_name_prefix="imgopt-probe")
+            self._threads.submit(fn, *args).add_done_callback(self._finished(tag, -1))
+        else:
+            self._start(tag)
+
+    def _finished(self, tag: Any, generation: int) -> Callable[[Future[Any]], None]:
+        def finished(f: Future[Any]) -> None:
+            if not f.cancelled():
+                self._done.put((tag, generation, f.exception() or f.result()))
+
+        return finished
+
+    def _start(self, tag: Any) -> None:
+        fn, args, _ = self._tasks[tag]
+        try:
+            self._processes().submit(fn, *args).add_done_callback(self._finished(tag, self._generation))
+        except BrokenProcessPool as e:  # broken before its news came
+            self._done.put((tag, self._generation, e))
+
+    def completed(self) -> Iterator[tuple[Any, Any]]:
+        while self._tasks:
+            if self._todo:
+                tag = self._todo.popleft()
+                fn, args, _ = self._tasks[tag]
+                try:
+                    result = fn(*args)
+                except Exception as e:  # a bug in a task is that image's error, as in a worker process
+                    result = e
+            else:
+                tag, generation, result = self._done.get()
+                fn, args, tries = self._tasks[tag]
+                if isinstance(result, BrokenProcessPool) and tries:
+                    if generation == self._generation and self._pool is not None:  # the first news of it
+                        self._pool.shutdown(wait=False)  # its pending tasks have all failed as this one
+                        self._pool = None
+                        self._generation += 1
+                    self._tasks[tag] = (fn, args, tries - 1)
+                    self._start(tag)
+                    continue
+            del self._tasks[tag]
+            yield tag, result
+
+    def close(self) -> None:
+        for executor in (self._threads, self._pool):
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _owner_task(
+    ref: str, settings: SourceSettings, given: dict[str, bytes], owns: frozenset[str]
+) -> tuple[ImageRow, dict[str, bytes]]:
+    """``ref``'s row, from the indexes ``given`` and its own read of the rest; and the indexes of
+    the layers it ``owns`` (the first image of the scan that holds them), for the images after it."""
+    with _settings_of(settings):
+        overlay = LayerOverlay(current_cache(), {(d, PLAN): p for d, p in given.items()})
+        with source_settings(cache=overlay):
+            row = analyze_row(ref)
+        settle()  # the cache writes that wait for the owned layers' hashes
+        return row, {d: p for d in owns if (p := overlay.get_payload(d, PLAN)) is not None}
+
+
+def _on_pool(
     jobs: int | None,
     refs: list[str],
     before: dict[str, ImageRow],
     resume: bool,
     take: Callable[[ImageRow, bool], None],
 ) -> None:
-    # with the disk cache off, one in memory for this scan: shared layers are still read once
-    memory: dict[str, Any] = {} if current_cache() is not None else {"cache": LayerOverlay()}
-    with source_settings(**memory), ThreadPoolExecutor(_pool_size(jobs), thread_name_prefix="imgopt-scan") as pool:
-        # each task runs in a copy of this context: source settings (credentials, the cache) apply there too
-        futures = [
-            pool.submit(contextvars.copy_context().run, _local_task, ref, before.get(ref), resume) for ref in refs
-        ]
-        for fut in as_completed(futures):
-            take(*fut.result())
+    """Probes first; then an image task per distinct digest. Each distinct layer is owned by the
+    first image probed that holds it: that image reads it, and every other image that holds it
+    waits for its owner and is handed the layer's index (a layer shared by 300 images is read
+    once). Owners are always probed earlier than the images that wait for them: no cycle."""
+    settings = _portable(current_settings())
+    pool = _Pool(min(_pool_size(jobs), max(1, len(refs))))
+    owner: dict[str, str] = {}  # diff_id -> the digest whose task reads it
+    payloads: dict[str, bytes] = {}  # diff_id -> its index, from its owner's task until no image can need it
+    plans: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {}  # digest -> (ref, diff_ids, owned)
+    blocked: dict[str, int] = {}  # digest -> owners it still waits for
+    dependents: dict[str, list[str]] = defaultdict(list)  # owner digest -> the digests that wait for it
+    images: dict[str, list[str]] = {}  # digest -> the references that name it
+    done: dict[str, ImageRow] = {}
+    needs: dict[str, int] = defaultdict(int)  # diff_id -> images not started yet that are handed it
+    probes = [0]  # under way: while any is, a new image may need any layer
+
+    def start(digest: str) -> None:
+        ref, diff_ids, owns = plans.pop(digest)
+        handed = set(diff_ids) - owns
+        given = {d: payloads[d] for d in handed if d in payloads}
+        pool.submit(("image", digest), _owner_task, ref, settings, given, owns)
+        for d in handed:
+            needs[d] -= 1
+        forget(handed)
+
+    def forget(diff_ids: Iterable[str]) -> None:
+        """Drop the indexes no image can still need (none is left to probe, none to start)."""
+        if not probes[0]:
+            for d in diff_ids:
+                if not needs[d]:
+                    payloads.pop(d, None)
+
+    def probed(ref: str, digest: str | None, diff_ids: tuple[str, ...]) -> None:
+        digest = _new_image(ref, digest, diff_ids, before, done, images, take)
+        if digest is not None:
+            owns = frozenset(d for d in diff_ids if owner.setdefault(d, digest) == digest)
+            plans[digest] = (ref, diff_ids, owns)
+            for d in set(diff_ids) - owns:
+                needs[d] += 1
+            owners = {owner[d] for d in diff_ids} - {digest} - done.keys()
+            for o in owners:
+                dependents[o].append(digest)
+            blocked[digest] = len(owners)
+            if not owners:
+                start(digest)
+
+    try:
+        for i, ref in _to_probe(refs, before, resume, take):
+            pool.submit(("probe", i), _probe_task, ref, settings, light=True)
+            probes[0] += 1
+        for (kind, name), result in pool.completed():
+            if kind == "probe":
+                probes[0] -= 1
+                ref = refs[name]
+                if isinstance(result, (BaseException, ImageRow)):
+                    take(result if isinstance(result, ImageRow) else _error_row(ref, result), False)
+                else:
+                    probed(ref, *result)
+                if not probes[0]:
+                    forget(list(payloads))  # the last probe: every index no image still to start needs
+                continue
+            if isinstance(result, BaseException):
+                row = _error_row(images[name][0], result)
+            else:
+                row, owned = result
+                payloads.update(owned)  # an owned layer without an index: whoever needs it reads it
+                forget(owned)
+            done[name] = row
+            for ref in images.pop(name):
+                take(replace(row, ref=ref), False)
+            for digest in dependents.pop(name, []):
+                blocked[digest] -= 1
+                if not blocked[digest]:
+                    start(digest)
+    finally:
+        pool.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,16 +633,8 @@ def _on_dask(
         return fut
 
     def probed(ref: str, digest: str | None, diff_ids: tuple[str, ...]) -> None:
-        if _unchanged(before.get(ref), digest, diff_ids):
-            take(before[ref], True)
-            return
-        digest = digest or ref  # an image without a digest is its own work item
-        if digest in done:
-            take(replace(done[digest], ref=ref), False)
-        elif digest in images:
-            images[digest].append(ref)
-        else:
-            images[digest] = [ref]
+        digest = _new_image(ref, digest, diff_ids, before, done, images, take)
+        if digest is not None:
             image_layers[digest] = set(diff_ids)
             for d in dict.fromkeys(diff_ids):
                 if d not in layers:
@@ -424,13 +643,9 @@ def _on_dask(
             submit("image", digest, _image_task, ref, settings, {d: layers[d] for d in set(diff_ids)})
 
     try:
-        for i, ref in enumerate(refs):
-            old = before.get(ref)
-            if resume and old is not None and _reusable(old):
-                take(old, True)
-            else:
-                submit("probe", str(i), _probe_task, ref, settings)
-                probes[0] += 1
+        for i, ref in _to_probe(refs, before, resume, take):
+            submit("probe", str(i), _probe_task, ref, settings)
+            probes[0] += 1
         for fut, result in pending:
             kind, name = what.pop(fut.key)
             failed = isinstance(result, BaseException)

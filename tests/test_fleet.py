@@ -382,16 +382,32 @@ def test_an_interrupted_scan_keeps_its_finished_images(
 
 
 @pytest.mark.timeout(180)
-def test_a_dask_cluster_gives_the_same_rows(archives: dict[str, str], tmp_path: str) -> None:
-    """The same scan on a real distributed.LocalCluster (two worker processes) as on the local pool."""
+def test_a_dask_cluster_gives_the_same_rows(
+    archives: dict[str, str], tmp_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same scan on a real distributed.LocalCluster (two worker processes) as on the local pool,
+    made as a notebook makes it: the cluster in this process and a client of its own current
+    (``with Client(cluster)``), on another event loop than the scan's client. The scan tracks its
+    futures on its own client's loop (on the notebook client's, they were seen done late or never:
+    the scan stalled)."""
     import distributed  # a declared test dependency: never skipped
 
     refs = [f"docker-archive:{p}" for p in list(archives.values())[:8]] + ["docker-archive:/missing.tar"]
     with source_settings(cache=str(tmp_path)):
         local = imgopt.scan(refs)
+    loops: list[tuple[object, object]] = []  # (the loop a future is tracked on, its client's loop)
+
+    class Tracking(distributed.as_completed):  # type: ignore[misc]
+        def update(self, futures: Any) -> None:
+            futures = list(futures)
+            loops.extend((self.loop, f.client.loop) for f in futures)
+            super().update(futures)
+
+    monkeypatch.setattr(distributed, "as_completed", Tracking)
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    with cluster, source_settings(cache=os.path.join(str(tmp_path), "dask")):
+    with cluster, distributed.Client(cluster), source_settings(cache=os.path.join(str(tmp_path), "dask")):
         remote = imgopt.scan(refs, scheduler=cluster.scheduler_address)
+    assert loops and all(tracked is own for tracked, own in loops)
     assert [_row_numbers(r) for r in remote.images] == [_row_numbers(r) for r in local.images]
     assert remote.layers == local.layers and len(remote.failed) == 1
     # the workers used the scan's cache directory: the settings travelled with the tasks

@@ -619,7 +619,9 @@ def _on_dask(
     image_layers: dict[str, set[str]] = {}  # digest -> its layers, until its task completes
     done: dict[str, ImageRow] = {}  # digest -> its row
     probes = [0]  # probes under way: while any is, a new image may need any layer
-    pending = dask.as_completed(with_results=True, raise_errors=False)
+    # on the loop of this scan's client: another client of this process (the default one, or one whose
+    # cluster runs here) has its own, and a future tracked on a loop not its own is never seen done
+    pending = dask.as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
     def release(diff_ids: Iterable[str]) -> None:
         for d in diff_ids:

@@ -139,6 +139,30 @@ def test_a_worker_process_killed_mid_scan_loses_nothing(
     assert not fleet.failed and [_row_numbers(r) for r in fleet.images] == [_row_numbers(r) for r in alone]
 
 
+def test_an_interrupted_pool_leaves_no_process_behind(archives: dict[str, str]) -> None:
+    """Ctrl-C in the middle of a scan on worker processes: the scan stops with the rows taken so
+    far, and the pool's processes are gone soon after (none keeps running, none is orphaned)."""
+    import multiprocessing
+    import time
+
+    refs = [f"docker-archive:{p}" for p in archives.values()]
+    taken: list[str] = []
+
+    def interrupt_at_the_third(row: ImageRow) -> None:
+        taken.append(row.ref)
+        if len(taken) == 3:
+            raise KeyboardInterrupt
+
+    with source_settings(cache=False), pytest.raises(KeyboardInterrupt):
+        imgopt.scan(refs, jobs=2, on_row=interrupt_at_the_third)
+    assert len(taken) == 3
+    for _ in range(300):  # the workers finish the task in hand, then leave
+        if not multiprocessing.active_children():
+            break
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
+
+
 def test_outputs_and_the_results_database(archives: dict[str, str], tmp_path: str) -> None:
     refs = [f"docker-archive:{p}" for p in list(archives.values())[:5]]
     db = os.path.join(str(tmp_path), "scan.sqlite")
